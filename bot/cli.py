@@ -1,0 +1,91 @@
+"""The `missioncontrol` command line: serve, send-event, rules, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.settings import SettingsError, load_settings
+from storage.events_schema import Severity
+from storage.models import NotificationType
+
+logger = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="missioncontrol", description="Mission Control for Slack: the bot and its operator tools."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the bot (local mode when no Slack credentials are set)")
+    serve.add_argument("--seed", type=Path, metavar="FILE", help="YAML file of workspaces and rules to upsert at start")
+
+    send = commands.add_parser("send-event", help="sign and POST a file of one event or a batch")
+    send.add_argument("file", metavar="FILE", help="JSON file of one event or {\"events\": [...]}; - reads stdin")
+    send.add_argument("--url", help="full endpoint URL (default http://127.0.0.1:$PORT/platform/events)")
+    send.add_argument("--new-id", action="store_true", help="give each event a fresh id, so a file can be sent again")
+
+    rules = commands.add_parser("rules", help="list, add and remove notification rules (needs MONGODB_URI)")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    add = rule_commands.add_parser("add", help="add a rule")
+    add.add_argument("--channel", required=True, help="Slack channel id, such as C0123ABCD")
+    add.add_argument("--type", required=True, choices=[kind.value for kind in NotificationType])
+    add.add_argument("--client", help="client id; omit for all clients of the agency")
+    add.add_argument("--min-severity", choices=[level.value for level in Severity], help="outlier_alerts only")
+    add.add_argument("--team", help="Slack team id; may be omitted when only one workspace is stored")
+    listing = rule_commands.add_parser("list", help="list rules")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    remove = rule_commands.add_parser("remove", help="remove a rule")
+    remove.add_argument("rule_id", metavar="RULE_ID")
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of platform event request bodies")
+    schema.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "schema":
+        return _schema(args.output)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"missioncontrol: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "serve":
+        from bot.server import serve
+
+        return serve(settings, seed_path=args.seed)
+    if args.command == "send-event":
+        from bot.send_event import send_event_file
+
+        return asyncio.run(send_event_file(settings, args.file, url=args.url, new_id=args.new_id))
+    if args.command == "rules":
+        from bot.rules_cli import run_rules_command
+
+        return asyncio.run(run_rules_command(settings, args))
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _schema(output: Path | None, stdout: TextIO | None = None) -> int:
+    from storage.events_schema import platform_events_json_schema
+
+    text = json.dumps(platform_events_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        (stdout or sys.stdout).write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Delivery workers: claim pending deliveries from MongoDB, render the message and post it.
+
+A delivery is claimed with an atomic lease, so any number of workers and processes can share the outbox.
+The `ts` Slack returns is stored on the delivery. A crash after Slack accepted a message but before the
+result was stored lets the lease expire and the message be posted once more: at most one duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+from pydantic import ValidationError
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.delivery_policy import Action, Verdict, backoff_seconds, classify_slack_error
+from bot.posting import NoTokenError, Poster
+from bot.rule_index import RuleIndex
+from storage.events_schema import event_adapter
+from storage.models import Delivery, DeliveryState, WorkspaceStatus
+from storage.store import Storage
+from views.messages import SlackMessage, build_event_message
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    workers: int = 4
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 8
+    # Rate limits are Slack asking us to wait, not failures, so they get their own, larger allowance.
+    max_rate_limited_attempts: int = 50
+    backoff_base_seconds: float = 2.0
+    backoff_cap_seconds: float = 300.0
+    idle_poll_seconds: float = 1.0
+
+
+def new_owner_id() -> str:
+    return f"{socket.gethostname()}-{secrets.token_hex(4)}"
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        poster: Poster,
+        index: RuleIndex,
+        clock: Clock,
+        web_url: str | None,
+        config: DeliveryConfig | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self._storage = storage
+        self._poster = poster
+        self._index = index
+        self._clock = clock
+        self._web_url = web_url
+        self._config = config or DeliveryConfig()
+        self.owner = owner or new_owner_id()
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"delivery-worker-{number}")
+            for number in range(self._config.workers)
+        ]
+
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """Let in-flight posts finish within `timeout`, then release this process's leases."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        released = await self._storage.deliveries.release_leases(owner=self.owner, now=self._clock.now())
+        if released:
+            logger.info("Released delivery leases at shutdown (count %d)", released)
+
+    async def run_once(self) -> bool:
+        """Claim and send one due delivery; return False when none was due."""
+        delivery = await self._storage.deliveries.claim_next(
+            owner=self.owner, now=self._clock.now(), lease=self._config.lease
+        )
+        if delivery is None:
+            return False
+        await self._send(delivery)
+        return True
+
+    async def _work(self) -> None:
+        while not self._stopping:
+            try:
+                if await self.run_once():
+                    continue
+            except Exception:
+                logger.exception("Delivery worker failed; retrying after a pause")
+            await self._idle()
+
+    async def _idle(self) -> None:
+        self._wakeup.clear()
+        timeout = self._config.idle_poll_seconds
+        with contextlib.suppress(Exception):
+            due = await self._storage.deliveries.next_due()
+            if due is not None:
+                timeout = min(timeout, max(0.0, (due - self._clock.now()).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
+
+    async def _send(self, delivery: Delivery) -> None:
+        message = await self._prepare(delivery)
+        if message is None:
+            return
+        try:
+            ts = await self._poster.post(team_id=delivery.team_id, channel=delivery.channel, message=message)
+        except SlackApiError as error:
+            await self._handle_slack_error(delivery, error)
+            return
+        except NoTokenError as error:
+            await self._finish(delivery, DeliveryState.FAILED, str(error))
+            return
+        except (aiohttp.ClientError, TimeoutError) as error:
+            verdict = Verdict(Action.RETRY_BACKOFF, f"Slack connection failed ({type(error).__name__})")
+            await self._retry(delivery, verdict)
+            return
+        await self._storage.deliveries.mark_sent(delivery, ts=ts, now=self._clock.now())
+        logger.info(
+            "Posted message (delivery %s, team %s, channel %s, ts %s)",
+            delivery.id,
+            delivery.team_id,
+            delivery.channel,
+            ts,
+        )
+
+    async def _prepare(self, delivery: Delivery) -> SlackMessage | None:
+        """Render the delivery's message, or finish the delivery when it can no longer be sent."""
+        storage = self._storage
+        workspace = await storage.workspaces.get(delivery.team_id)
+        if workspace is None or workspace.status is not WorkspaceStatus.ACTIVE:
+            await self._finish(delivery, DeliveryState.FAILED, "The workspace is inactive or unknown.")
+            return None
+        rule = await storage.rules.get(delivery.rule_id)
+        if rule is None:
+            await self._finish(delivery, DeliveryState.FAILED, "The rule was deleted before the message was sent.")
+            return None
+        stored = await storage.events.find(delivery.event_id)
+        if stored is None:
+            await self._finish(delivery, DeliveryState.FAILED, "The event expired before the message was sent.")
+            return None
+        try:
+            event = event_adapter.validate_python(stored.body)
+        except ValidationError:
+            logger.exception("Stored event no longer validates (event %s)", stored.id)
+            await self._finish(delivery, DeliveryState.DEAD, "The stored event no longer matches the schema.")
+            return None
+        return build_event_message(event, web_url=self._web_url, client_workspace=workspace.is_client_workspace)
+
+    async def _handle_slack_error(self, delivery: Delivery, error: SlackApiError) -> None:
+        response = error.response
+        verdict = classify_slack_error(
+            status=response.status_code,
+            error=response.get("error") if isinstance(response.data, dict) else None,
+            retry_after=response.headers.get("Retry-After") or response.headers.get("retry-after"),
+            channel=delivery.channel,
+        )
+        now = self._clock.now()
+        if verdict.action in (Action.RETRY_AFTER, Action.RETRY_BACKOFF):
+            await self._retry(delivery, verdict)
+        elif verdict.action is Action.RULE_FAILING:
+            await self._storage.rules.mark_failing(delivery.rule_id, reason=verdict.reason, now=now)
+            self._index.mark_stale()
+            logger.warning(
+                "Rule is failing (rule %s, team %s, channel %s, reason %s)",
+                delivery.rule_id,
+                delivery.team_id,
+                delivery.channel,
+                verdict.reason,
+            )
+            await self._finish(delivery, DeliveryState.FAILED, verdict.reason)
+        elif verdict.action is Action.WORKSPACE_INACTIVE:
+            await self._storage.workspaces.set_status(
+                delivery.team_id, WorkspaceStatus.INACTIVE, reason=verdict.reason, now=now
+            )
+            self._index.mark_stale()
+            logger.warning("Workspace is inactive (team %s, reason %s)", delivery.team_id, verdict.reason)
+            await self._finish(delivery, DeliveryState.FAILED, verdict.reason)
+        else:
+            await self._finish(delivery, DeliveryState.DEAD, verdict.reason)
+
+    async def _retry(self, delivery: Delivery, verdict: Verdict) -> None:
+        config = self._config
+        limit = config.max_rate_limited_attempts if verdict.action is Action.RETRY_AFTER else config.max_attempts
+        if delivery.attempts >= limit:
+            await self._finish(delivery, DeliveryState.DEAD, f"{verdict.reason}; gave up after {delivery.attempts} attempts")
+            return
+        delay = verdict.delay_seconds
+        if verdict.action is Action.RETRY_BACKOFF:
+            delay = backoff_seconds(delivery.attempts, base=config.backoff_base_seconds, cap=config.backoff_cap_seconds)
+        at = self._clock.now() + timedelta(seconds=delay)
+        await self._storage.deliveries.retry_later(delivery, at=at, error=verdict.reason, now=self._clock.now())
+        logger.info(
+            "Delivery will be retried (delivery %s, channel %s, attempt %d, delay %.1fs, reason %s)",
+            delivery.id,
+            delivery.channel,
+            delivery.attempts,
+            delay,
+            verdict.reason,
+        )
+
+    async def _finish(self, delivery: Delivery, state: DeliveryState, reason: str) -> None:
+        await self._storage.deliveries.finish(delivery, state=state, error=reason, now=self._clock.now())
+        log = logger.warning if state is DeliveryState.DEAD else logger.info
+        log("Delivery ended without a message (delivery %s, state %s, reason %s)", delivery.id, state.value, reason)

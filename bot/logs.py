@@ -1,0 +1,49 @@
+"""Logging set-up: standard error, text or one JSON object per line, no secrets from libraries."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Logs method, path, status and duration; never the query string, which can carry grants or codes."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %d %.1fms (remote %s)", request.method, request.path, response.status, time * 1000, request.remote
+        )
+
+
+def configure_logging(*, level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # slack_sdk's debug log prints request and response bodies, which carry tokens (oauth.v2.access, for
+    # one), so it stays at INFO or above whatever LOG_LEVEL says.
+    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    for noisy in ("pymongo", "mongomock", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,141 @@
+"""`missioncontrol rules add|list|remove`: manage rules in the database named by MONGODB_URI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TextIO
+
+from bot.clock import Clock, SystemClock
+from bot.settings import Settings
+from storage.database import open_database
+from storage.events_schema import Severity
+from storage.models import NotificationType, Rule, RuleState
+from storage.rules import RuleConflict, RuleSpec
+from storage.store import Storage
+
+IN_MEMORY_STORE = (
+    "MONGODB_URI is not set, and the in-memory store lives inside `missioncontrol serve` only: set MONGODB_URI "
+    "to manage rules from the command line, or give rules to `missioncontrol serve --seed FILE`."
+)
+
+
+class RuleCommandError(Exception):
+    """A rules command cannot be carried out; the message says why and what to do."""
+
+
+async def run_rules_command(
+    settings: Settings, args: argparse.Namespace, *, storage: Storage | None = None, stdout: TextIO | None = None
+) -> int:
+    out = stdout or sys.stdout
+    if storage is None:
+        if settings.mongodb_uri is None:
+            print(f"missioncontrol: {IN_MEMORY_STORE}", file=sys.stderr)
+            return 2
+        storage = Storage.create(
+            open_database(settings.mongodb_uri, settings.MONGODB_DATABASE),
+            retention_days=settings.MISSIONCONTROL_RETENTION_DAYS,
+        )
+        await storage.ensure_indexes()
+    try:
+        if args.rules_command == "add":
+            await add_rule(storage, args, out=out, clock=SystemClock())
+        elif args.rules_command == "list":
+            await list_rules(storage, as_json=args.json, out=out)
+        elif args.rules_command == "remove":
+            await remove_rule(storage, args.rule_id, out=out)
+    except RuleCommandError as error:
+        print(f"missioncontrol: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def add_rule(storage: Storage, args: argparse.Namespace, *, out: TextIO, clock: Clock) -> Rule:
+    kind = NotificationType(args.type)
+    severity = Severity(args.min_severity) if args.min_severity else None
+    if severity is not None and kind is not NotificationType.OUTLIER_ALERTS:
+        raise RuleCommandError("--min-severity applies to --type outlier_alerts only: remove it or change --type.")
+    if not args.channel[:1] in ("C", "G") or not args.channel.isalnum():
+        raise RuleCommandError(f"--channel {args.channel} is not a channel id: use an id such as C0123ABCD.")
+    team_id = await _resolve_team(storage, args.team)
+    workspace = await storage.workspaces.get(team_id)
+    assert workspace is not None  # checked by _resolve_team
+    client_id = args.client
+    if workspace.client_id is not None:
+        if client_id not in (None, workspace.client_id):
+            raise RuleCommandError(
+                f"workspace {team_id} belongs to client {workspace.client_id}: omit --client, because its rules "
+                "always cover that client only."
+            )
+        client_id = workspace.client_id
+    spec = RuleSpec(team_id=team_id, channel=args.channel, type=kind, client_id=client_id, min_severity=severity)
+    try:
+        rule = await storage.rules.create(spec, now=clock.now())
+    except RuleConflict as conflict:
+        existing = conflict.existing
+        if existing.state is RuleState.ACTIVE and existing.min_severity == severity:
+            raise RuleCommandError(f"rule {existing.id} already routes this; nothing changed.") from None
+        result = await storage.rules.upsert(spec, now=clock.now(), rule_id=existing.id, reactivate=True)
+        out.write(f"Updated rule {result.rule.id} and set it active (was {existing.state.value}).\n")
+        return result.rule
+    out.write(f"Added rule {rule.id}: {_describe(rule)}\n")
+    return rule
+
+
+async def _resolve_team(storage: Storage, team_id: str | None) -> str:
+    workspaces = await storage.workspaces.list_all()
+    known = ", ".join(workspace.team_id for workspace in workspaces) or "none"
+    if team_id is not None:
+        if all(workspace.team_id != team_id for workspace in workspaces):
+            raise RuleCommandError(f"--team {team_id} is not a known workspace (known: {known}).")
+        return team_id
+    if len(workspaces) == 1:
+        return workspaces[0].team_id
+    if not workspaces:
+        raise RuleCommandError(
+            "no workspace is stored yet: start `missioncontrol serve` with Slack credentials once, or seed one."
+        )
+    raise RuleCommandError(f"several workspaces are stored: choose one with --team (known: {known}).")
+
+
+async def list_rules(storage: Storage, *, as_json: bool, out: TextIO) -> None:
+    rules = await storage.rules.list()
+    if as_json:
+        out.write(json.dumps([_rule_json(rule) for rule in rules], indent=2) + "\n")
+        return
+    if not rules:
+        out.write("No rules yet. Add one with: missioncontrol rules add --channel C… --type outlier_alerts\n")
+        return
+    out.write(f"{'ID':<16} {'TEAM':<12} {'CHANNEL':<12} {'TYPE':<15} {'CLIENT':<14} {'MIN':<9} STATE\n")
+    for rule in rules:
+        state = rule.state.value + (f": {rule.failure_reason}" if rule.failure_reason else "")
+        out.write(
+            f"{rule.id:<16} {rule.team_id:<12} {rule.channel:<12} {rule.type.value:<15} "
+            f"{rule.client_id or 'all clients':<14} {rule.min_severity.value if rule.min_severity else '-':<9} {state}\n"
+        )
+
+
+async def remove_rule(storage: Storage, rule_id: str, *, out: TextIO) -> None:
+    if not await storage.rules.delete(rule_id):
+        raise RuleCommandError(f"rule {rule_id} was not found: list rule ids with `missioncontrol rules list`.")
+    out.write(f"Removed rule {rule_id}.\n")
+
+
+def _describe(rule: Rule) -> str:
+    client = f"client {rule.client_id}" if rule.client_id else "all clients"
+    severity = f", {rule.min_severity.value} and above" if rule.min_severity else ""
+    return f"{rule.type.value} for {client}{severity} to channel {rule.channel} in workspace {rule.team_id}"
+
+
+def _rule_json(rule: Rule) -> dict[str, object]:
+    return {
+        "id": rule.id,
+        "team_id": rule.team_id,
+        "channel": rule.channel,
+        "type": rule.type.value,
+        "client_id": rule.client_id,
+        "min_severity": rule.min_severity.value if rule.min_severity else None,
+        "state": rule.state.value,
+        "failure_reason": rule.failure_reason,
+    }

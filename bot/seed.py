@@ -1,0 +1,133 @@
+"""Seed files: workspaces and rules in YAML (so JSON works too), upserted at start by `serve --seed FILE`.
+
+    workspaces:
+      - {team_id: T0001, name: Acme Agency, agency_id: ag-acme, client_id: null}
+    rules:
+      - {team_id: T0001, channel: C0001, type: outlier_alerts, client_id: cl-alpha, min_severity: high}
+
+A rule is matched by `id` when the file gives one, otherwise by (team, channel, type, client); rules that
+are not in the file are kept. In single-workspace mode the workspace entry may be omitted and `team_id` too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.clock import Clock
+from storage.events_schema import Severity
+from storage.models import NotificationType
+from storage.rules import RuleSpec
+from storage.store import Storage
+
+logger = logging.getLogger(__name__)
+
+TeamId = Annotated[str, Field(pattern=r"^[TE][A-Z0-9]+$", max_length=32)]
+ChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]+$", max_length=32)]
+RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class SeedError(Exception):
+    """The seed file is unreadable or invalid; the message names the file, the entry and the field."""
+
+
+class SeedWorkspace(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    team_id: TeamId
+    name: str | None = None
+    agency_id: str | None = None
+    client_id: str | None = None
+
+    @model_validator(mode="after")
+    def _client_needs_agency(self) -> SeedWorkspace:
+        if self.client_id is not None and self.agency_id is None:
+            raise ValueError("a workspace with client_id also needs agency_id")
+        return self
+
+
+class SeedRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: RuleId | None = None
+    team_id: TeamId | None = None
+    channel: ChannelId
+    type: NotificationType
+    client_id: str | None = None
+    min_severity: Severity | None = None
+
+    @model_validator(mode="after")
+    def _severity_on_outliers_only(self) -> SeedRule:
+        if self.min_severity is not None and self.type is not NotificationType.OUTLIER_ALERTS:
+            raise ValueError("min_severity is allowed on outlier_alerts rules only")
+        return self
+
+
+class SeedFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workspaces: list[SeedWorkspace] = Field(default_factory=list)
+    rules: list[SeedRule] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    workspaces: int
+    rules_created: int
+    rules_updated: int
+
+
+def load_seed_file(path: Path) -> SeedFile:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SeedError(f"Cannot read seed file {path}: {error.strerror}.") from None
+    except yaml.YAMLError as error:
+        raise SeedError(f"Seed file {path} is not valid YAML: {error}") from None
+    try:
+        return SeedFile.model_validate(document or {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        reason = "is not a known key; remove it" if first["type"] == "extra_forbidden" else first["msg"]
+        reason = reason.removeprefix("Value error, ")
+        raise SeedError(f"Invalid seed file {path}: {where} {reason}.") from None
+
+
+async def apply_seed(
+    seed: SeedFile, *, storage: Storage, clock: Clock, default_team_id: str | None, default_workspace: SeedWorkspace | None
+) -> SeedResult:
+    """Upsert the file's workspaces, then its rules; a rule's client is forced in client workspaces."""
+    now = clock.now()
+    workspaces = list(seed.workspaces)
+    if default_workspace is not None and all(ws.team_id != default_workspace.team_id for ws in workspaces):
+        workspaces.append(default_workspace)
+    for entry in workspaces:
+        await storage.workspaces.upsert(
+            team_id=entry.team_id, name=entry.name, agency_id=entry.agency_id, client_id=entry.client_id, now=now
+        )
+    created = updated = 0
+    for position, rule in enumerate(seed.rules):
+        team_id = rule.team_id or default_team_id
+        if team_id is None:
+            raise SeedError(f"rules.{position}.team_id is required: name the workspace of the rule.")
+        workspace = await storage.workspaces.get(team_id)
+        if workspace is None:
+            raise SeedError(f"rules.{position}.team_id {team_id} is not a known workspace: add it under workspaces.")
+        if workspace.client_id and rule.client_id not in (None, workspace.client_id):
+            raise SeedError(
+                f"rules.{position}.client_id {rule.client_id} differs from the client of workspace {team_id} "
+                f"({workspace.client_id}): omit client_id, because a client workspace's rules are its own client's."
+            )
+        client_id = workspace.client_id or rule.client_id
+        spec = RuleSpec(team_id, rule.channel, rule.type, client_id, rule.min_severity)
+        result = await storage.rules.upsert(spec, now=now, rule_id=rule.id)
+        created += result.created
+        updated += not result.created
+    logger.info("Seed applied (workspaces %d, rules created %d, updated %d)", len(workspaces), created, updated)
+    return SeedResult(workspaces=len(workspaces), rules_created=created, rules_updated=updated)

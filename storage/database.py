@@ -1,0 +1,83 @@
+"""The MongoDB connection: pymongo's async client, or mongomock-motor for the in-memory store.
+
+This module hides the one API difference between the two drivers that the repositories meet: pymongo's
+`AsyncCollection.aggregate()` and `list_indexes()` are coroutines returning a cursor, while mongomock-motor
+returns the cursor directly.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+logger = logging.getLogger(__name__)
+
+# How long a query may wait for a server before it fails, so that /readyz and the ingest endpoint answer
+# 503 in seconds instead of pymongo's default 30 seconds.
+SERVER_SELECTION_TIMEOUT_MS = 5_000
+
+
+class StorageUnavailable(Exception):
+    """MongoDB did not answer or failed; nothing of the operation is known to be stored."""
+
+
+class Database:
+    """One database handle shared by all repositories, created at start and closed at shutdown."""
+
+    def __init__(self, client: Any, name: str, *, in_memory: bool) -> None:
+        self.client = client
+        self.db = client[name]
+        self.in_memory = in_memory
+
+    def collection(self, name: str) -> Any:
+        return self.db[name]
+
+    async def aggregate(self, collection: str, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        cursor = self.db[collection].aggregate(list(pipeline))
+        if inspect.isawaitable(cursor):
+            cursor = await cursor
+        return [document async for document in cursor]
+
+    async def index_names(self, collection: str) -> set[str]:
+        cursor = self.db[collection].list_indexes()
+        if inspect.isawaitable(cursor):
+            cursor = await cursor
+        return {index["name"] async for index in cursor}
+
+    async def ping(self) -> bool:
+        try:
+            await self.db.command("ping")
+        except PyMongoError as error:
+            logger.warning("MongoDB ping failed (error %s)", type(error).__name__)
+            return False
+        return True
+
+    async def close(self) -> None:
+        result = self.client.close()
+        if inspect.isawaitable(result):
+            await result
+
+
+def open_database(uri: str | None, name: str) -> Database:
+    """Connect lazily to `uri`, or open a fresh in-memory store when `uri` is None."""
+    if uri is None:
+        from mongomock_motor import AsyncMongoMockClient
+
+        return Database(AsyncMongoMockClient(tz_aware=True), name, in_memory=True)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        uri, tz_aware=True, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, appname="missioncontrol-slack"
+    )
+    return Database(client, name, in_memory=False)
+
+
+def utc(value: datetime) -> datetime:
+    """Return `value` as an aware UTC datetime; BSON dates carry no offset."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

@@ -1,0 +1,161 @@
+"""`deliveries`: the outbox. One document per (event, rule), written before the message is sent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError
+
+from storage.database import Database, StorageUnavailable, utc
+from storage.models import Delivery, DeliveryState, Rule
+
+logger = logging.getLogger(__name__)
+
+DUPLICATE_KEY = 11000
+
+
+def delivery_id(*, rule_id: str, event_id: str) -> str:
+    # Rule ids contain no colon, so this is unambiguous whatever characters the event id has.
+    return f"{rule_id}:{event_id}"
+
+
+class DeliveryRepository:
+    """Stores deliveries and hands them to workers.
+
+    `create_for_event` is idempotent: a second call for the same event and rule changes nothing. A worker
+    owns a delivery between `claim_next` and one of `mark_sent`, `retry_later` or `finish`; those calls
+    change nothing when the lease has passed to another worker, and return False then. A lease that is
+    not renewed or released expires, and the delivery is claimed again.
+    """
+
+    def __init__(self, database: Database, *, retention: timedelta) -> None:
+        self._collection = database.collection("deliveries")
+        self._retention = retention
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index(
+            [("event_id", ASCENDING), ("rule_id", ASCENDING)], unique=True, name="event_rule"
+        )
+        await self._collection.create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
+        await self._collection.create_index("expires_at", expireAfterSeconds=0)
+
+    async def create_for_event(self, event_id: str, rules: Sequence[Rule], *, now: datetime) -> int:
+        """Create one pending delivery per rule; return how many were new."""
+        documents = [self._new_document(event_id, rule, now) for rule in rules]
+        if not documents:
+            return 0
+        try:
+            await self._collection.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            write_errors = error.details.get("writeErrors", [])
+            other = [entry for entry in write_errors if entry.get("code") != DUPLICATE_KEY]
+            if other:
+                raise StorageUnavailable(str(other[0].get("errmsg"))) from error
+            return len(documents) - len(write_errors)
+        return len(documents)
+
+    def _new_document(self, event_id: str, rule: Rule, now: datetime) -> dict[str, Any]:
+        return {
+            "_id": delivery_id(rule_id=rule.id, event_id=event_id),
+            "event_id": event_id,
+            "rule_id": rule.id,
+            "team_id": rule.team_id,
+            "channel": rule.channel,
+            "state": DeliveryState.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "lease_owner": None,
+            "lease_until": None,
+            "ts": None,
+            "last_error": None,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + self._retention,
+        }
+
+    async def claim_next(self, *, owner: str, now: datetime, lease: timedelta) -> Delivery | None:
+        """Lease the pending delivery that is due first, counting the attempt."""
+        document = await self._collection.find_one_and_update(
+            {
+                "state": DeliveryState.PENDING.value,
+                "next_attempt_at": {"$lte": now},
+                "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
+            },
+            {"$set": {"lease_owner": owner, "lease_until": now + lease, "updated_at": now}, "$inc": {"attempts": 1}},
+            sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return _to_delivery(document) if document else None
+
+    async def mark_sent(self, delivery: Delivery, *, ts: str | None, now: datetime) -> bool:
+        return await self._finish_lease(
+            delivery, {"state": DeliveryState.SENT.value, "ts": ts, "last_error": None}, now=now
+        )
+
+    async def retry_later(self, delivery: Delivery, *, at: datetime, error: str, now: datetime) -> bool:
+        return await self._finish_lease(delivery, {"next_attempt_at": at, "last_error": error}, now=now)
+
+    async def finish(self, delivery: Delivery, *, state: DeliveryState, error: str, now: datetime) -> bool:
+        return await self._finish_lease(delivery, {"state": state.value, "last_error": error}, now=now)
+
+    async def _finish_lease(self, delivery: Delivery, fields: dict[str, Any], *, now: datetime) -> bool:
+        result = await self._collection.update_one(
+            {"_id": delivery.id, "lease_owner": delivery.lease_owner, "state": DeliveryState.PENDING.value},
+            {"$set": {**fields, "lease_owner": None, "lease_until": None, "updated_at": now}},
+        )
+        if not result.modified_count:
+            logger.warning("Delivery lease was lost before the result was stored (delivery %s)", delivery.id)
+        return bool(result.modified_count)
+
+    async def release_leases(self, *, owner: str, now: datetime) -> int:
+        result = await self._collection.update_many(
+            {"lease_owner": owner, "state": DeliveryState.PENDING.value},
+            {"$set": {"lease_owner": None, "lease_until": None, "updated_at": now}},
+        )
+        return int(result.modified_count)
+
+    async def get(self, delivery_id_: str) -> Delivery | None:
+        document = await self._collection.find_one({"_id": delivery_id_})
+        return _to_delivery(document) if document else None
+
+    async def list(self, *, states: Sequence[DeliveryState] | None = None, limit: int = 100) -> list[Delivery]:
+        query = {"state": {"$in": [state.value for state in states]}} if states else {}
+        cursor = self._collection.find(query).sort("created_at", -1).limit(limit)
+        return [_to_delivery(document) async for document in cursor]
+
+    async def for_event(self, event_id: str) -> list[Delivery]:
+        cursor = self._collection.find({"event_id": event_id})
+        return [_to_delivery(document) async for document in cursor]
+
+    async def next_due(self) -> datetime | None:
+        """Return when the earliest pending delivery is due, so idle workers know how long to sleep."""
+        document = await self._collection.find_one(
+            {"state": DeliveryState.PENDING.value}, sort=[("next_attempt_at", ASCENDING)]
+        )
+        return utc(document["next_attempt_at"]) if document else None
+
+
+def _optional_utc(value: datetime | None) -> datetime | None:
+    return utc(value) if value else None
+
+
+def _to_delivery(document: dict[str, Any]) -> Delivery:
+    return Delivery(
+        id=document["_id"],
+        event_id=document["event_id"],
+        rule_id=document["rule_id"],
+        team_id=document["team_id"],
+        channel=document["channel"],
+        state=DeliveryState(document["state"]),
+        attempts=document["attempts"],
+        next_attempt_at=utc(document["next_attempt_at"]),
+        lease_owner=document.get("lease_owner"),
+        lease_until=_optional_utc(document.get("lease_until")),
+        ts=document.get("ts"),
+        last_error=document.get("last_error"),
+        created_at=utc(document["created_at"]),
+    )

@@ -1,0 +1,86 @@
+"""`notes`: the current version of each note (`note.created`, `note.updated`, `note.deleted` events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+
+from storage.database import Database, utc
+from storage.state import upsert_if_newer
+
+KEY = [("agency_id", ASCENDING), ("client_id", ASCENDING), ("note_id", ASCENDING)]
+
+
+@dataclass(frozen=True)
+class Note:
+    agency_id: str
+    client_id: str
+    note_id: str
+    title: str
+    body: str
+    author: str
+    status: str
+    private: bool
+    deleted: bool
+    updated_at: datetime
+
+
+class NoteRepository:
+    """Notes, unique on (agency, client, note id).
+
+    Private and deleted notes are stored so that a later event can be judged against them, and readers that
+    show notes (digest, Houston) ask for `visible_only`.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._collection = database.collection("notes")
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index(KEY, unique=True, name="note_key")
+
+    async def apply_version(
+        self, *, agency_id: str, client_id: str, note_id: str, data: dict[str, Any], occurred_at: datetime
+    ) -> bool:
+        fields = {
+            "title": data["title"],
+            "body": data["body"],
+            "author": data["author"],
+            "status": data["status"],
+            "private": bool(data.get("private", False)),
+            "deleted": False,
+        }
+        key = {"agency_id": agency_id, "client_id": client_id, "note_id": note_id}
+        return await upsert_if_newer(self._collection, key, occurred_at=occurred_at, update={"$set": fields})
+
+    async def apply_deletion(self, *, agency_id: str, client_id: str, note_id: str, occurred_at: datetime) -> bool:
+        key = {"agency_id": agency_id, "client_id": client_id, "note_id": note_id}
+        return await upsert_if_newer(self._collection, key, occurred_at=occurred_at, update={"$set": {"deleted": True}})
+
+    async def get(self, *, agency_id: str, client_id: str, note_id: str) -> Note | None:
+        document = await self._collection.find_one({"agency_id": agency_id, "client_id": client_id, "note_id": note_id})
+        return _to_note(document) if document and "title" in document else None
+
+    async def list_for_client(self, *, agency_id: str, client_id: str, visible_only: bool = True) -> list[Note]:
+        query: dict[str, Any] = {"agency_id": agency_id, "client_id": client_id, "title": {"$exists": True}}
+        if visible_only:
+            query.update(private=False, deleted=False)
+        cursor = self._collection.find(query).sort("state_at", -1)
+        return [_to_note(document) async for document in cursor]
+
+
+def _to_note(document: dict[str, Any]) -> Note:
+    return Note(
+        agency_id=document["agency_id"],
+        client_id=document["client_id"],
+        note_id=document["note_id"],
+        title=document["title"],
+        body=document["body"],
+        author=document["author"],
+        status=document["status"],
+        private=document.get("private", False),
+        deleted=document.get("deleted", False),
+        updated_at=utc(document["state_at"]),
+    )

@@ -1,0 +1,152 @@
+"""`rules`: notification rules, unique on (workspace, channel, type, client)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from storage.database import Database, utc
+from storage.events_schema import Severity
+from storage.models import NotificationType, Rule, RuleState
+
+logger = logging.getLogger(__name__)
+
+RULE_KEY = [("team_id", ASCENDING), ("channel", ASCENDING), ("type", ASCENDING), ("client_id", ASCENDING)]
+
+
+class RuleConflict(Exception):
+    """A rule with the same workspace, channel, type and client exists already."""
+
+    def __init__(self, existing: Rule) -> None:
+        super().__init__(f"rule {existing.id} already routes this")
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What a rule says, without its id and state: the input of `create` and `upsert`."""
+
+    team_id: str
+    channel: str
+    type: NotificationType
+    client_id: str | None = None
+    min_severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    rule: Rule
+    created: bool
+
+
+def new_rule_id() -> str:
+    return "rule_" + secrets.token_hex(5)
+
+
+class RuleRepository:
+    """Reads and writes rules.
+
+    `create` raises `RuleConflict` when the (team, channel, type, client) key exists. `upsert` matches by
+    `rule_id` when given, otherwise by that key, and keeps the state of an existing rule unless
+    `reactivate` is set. Every write moves `updated_at`, which the in-process rule index polls.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._collection = database.collection("rules")
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index(RULE_KEY, unique=True, name="rule_key")
+        await self._collection.create_index("updated_at")
+
+    async def create(self, spec: RuleSpec, *, now: datetime, rule_id: str | None = None) -> Rule:
+        document = {"_id": rule_id or new_rule_id(), **_spec_fields(spec), **_active(now), "created_at": now}
+        try:
+            await self._collection.insert_one(document)
+        except DuplicateKeyError:
+            existing = await self.find_by_key(spec)
+            if existing is None:
+                raise
+            raise RuleConflict(existing) from None
+        return _to_rule(document)
+
+    async def upsert(
+        self, spec: RuleSpec, *, now: datetime, rule_id: str | None = None, reactivate: bool = False
+    ) -> UpsertResult:
+        existing = await self.get(rule_id) if rule_id else await self.find_by_key(spec)
+        if existing is None:
+            return UpsertResult(rule=await self.create(spec, now=now, rule_id=rule_id), created=True)
+        fields = {**_spec_fields(spec), "updated_at": now}
+        if reactivate:
+            fields.update(_active(now))
+        await self._collection.update_one({"_id": existing.id}, {"$set": fields})
+        rule = await self.get(existing.id)
+        assert rule is not None  # written just above
+        return UpsertResult(rule=rule, created=False)
+
+    async def get(self, rule_id: str) -> Rule | None:
+        document = await self._collection.find_one({"_id": rule_id})
+        return _to_rule(document) if document else None
+
+    async def find_by_key(self, spec: RuleSpec) -> Rule | None:
+        key = {name: value for name, value in _spec_fields(spec).items() if name != "min_severity"}
+        document = await self._collection.find_one(key)
+        return _to_rule(document) if document else None
+
+    async def list(self, *, team_id: str | None = None) -> list[Rule]:
+        query = {"team_id": team_id} if team_id else {}
+        cursor = self._collection.find(query).sort([("team_id", 1), ("channel", 1), ("type", 1)])
+        return [_to_rule(document) async for document in cursor]
+
+    async def delete(self, rule_id: str) -> bool:
+        result = await self._collection.delete_one({"_id": rule_id})
+        return bool(result.deleted_count)
+
+    async def mark_failing(self, rule_id: str, *, reason: str, now: datetime) -> bool:
+        """Mark an active rule failing; return True when this call changed it."""
+        result = await self._collection.update_one(
+            {"_id": rule_id, "state": RuleState.ACTIVE.value},
+            {"$set": {"state": RuleState.FAILING.value, "failure_reason": reason, "updated_at": now}},
+        )
+        return bool(result.modified_count)
+
+    async def last_change(self) -> tuple[int, datetime | None]:
+        """Return the count and latest `updated_at`, so a cache can tell whether anything changed."""
+        count = await self._collection.estimated_document_count()
+        latest = await self._collection.find_one({}, sort=[("updated_at", -1)], projection={"updated_at": 1})
+        return count, utc(latest["updated_at"]) if latest else None
+
+
+def _spec_fields(spec: RuleSpec) -> dict[str, Any]:
+    return {
+        "team_id": spec.team_id,
+        "channel": spec.channel,
+        "type": spec.type.value,
+        "client_id": spec.client_id,
+        "min_severity": spec.min_severity.value if spec.min_severity else None,
+    }
+
+
+def _active(now: datetime) -> dict[str, Any]:
+    return {"state": RuleState.ACTIVE.value, "failure_reason": None, "updated_at": now}
+
+
+def _to_rule(document: dict[str, Any]) -> Rule:
+    severity = document.get("min_severity")
+    return Rule(
+        id=document["_id"],
+        team_id=document["team_id"],
+        channel=document["channel"],
+        type=NotificationType(document["type"]),
+        client_id=document.get("client_id"),
+        min_severity=Severity(severity) if severity else None,
+        state=RuleState(document["state"]),
+        failure_reason=document.get("failure_reason"),
+        created_at=utc(document["created_at"]),
+        updated_at=utc(document["updated_at"]),
+    )

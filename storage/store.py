@@ -1,0 +1,61 @@
+"""All repositories over one database, created together at start."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from storage.clients import ClientRepository
+from storage.database import Database
+from storage.deliveries import DeliveryRepository
+from storage.events import EventRepository
+from storage.metrics import MetricsRepository
+from storage.notes import NoteRepository
+from storage.outliers import OutlierRepository
+from storage.rules import RuleRepository
+from storage.workspaces import WorkspaceRepository
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Storage:
+    database: Database
+    events: EventRepository
+    deliveries: DeliveryRepository
+    rules: RuleRepository
+    workspaces: WorkspaceRepository
+    clients: ClientRepository
+    metrics: MetricsRepository
+    notes: NoteRepository
+    outliers: OutlierRepository
+
+    @classmethod
+    def create(cls, database: Database, *, retention_days: int) -> Storage:
+        retention = timedelta(days=retention_days)
+        return cls(
+            database=database,
+            events=EventRepository(database, retention=retention),
+            deliveries=DeliveryRepository(database, retention=retention),
+            rules=RuleRepository(database),
+            workspaces=WorkspaceRepository(database),
+            clients=ClientRepository(database),
+            metrics=MetricsRepository(database),
+            notes=NoteRepository(database),
+            outliers=OutlierRepository(database),
+        )
+
+    async def ensure_indexes(self) -> None:
+        for repository in (
+            self.events,
+            self.deliveries,
+            self.rules,
+            self.workspaces,
+            self.clients,
+            self.metrics,
+            self.notes,
+            self.outliers,
+        ):
+            await repository.ensure_indexes()
+        logger.info("Indexes are in place (database %s)", self.database.db.name)
