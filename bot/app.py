@@ -7,7 +7,7 @@ build a complete `Runtime` around an emulator and an in-memory store.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, SystemClock
 from bot.delivery import DeliveryConfig, DeliveryService
 from bot.ingest import EventIngest
-from bot.posting import ConsolePoster, Poster, SlackPoster, StaticTokenSource
+from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
 from bot.rule_index import RuleIndex
 from bot.seed import SeedWorkspace, apply_seed, load_seed_file
@@ -61,8 +61,9 @@ class Runtime:
     bolt_app: AsyncApp | None
     slack_client: AsyncWebClient | None
     web_app: web.Application
+    tokens: SingleWorkspaceTokens | None = None
     identity: Identity | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    owns_database: bool = True
 
     async def start(self, *, seed_path: Path | None = None) -> None:
         """Prepare storage, seed, identify the workspace, then start routing and delivery."""
@@ -81,13 +82,15 @@ class Runtime:
         self.router.start()
         self.delivery.start()
 
-    async def stop(self) -> None:
+    async def stop(self, *, delivery_timeout: float = 10.0) -> None:
+        """Stop routing, let in-flight posts finish within `delivery_timeout`, then close what this runtime owns."""
         await self.router.stop()
-        await self.delivery.stop()
+        await self.delivery.stop(timeout=delivery_timeout)
         await self.index.stop()
         if self.slack_client is not None and self.slack_client.session is not None:
             await self.slack_client.session.close()
-        await self.storage.database.close()
+        if self.owns_database:
+            await self.storage.database.close()
 
     async def _identify_workspace(self) -> Identity:
         assert self.slack_client is not None
@@ -115,6 +118,8 @@ class Runtime:
             now=self.clock.now(),
             reactivate=True,
         )
+        if self.tokens is not None:
+            self.tokens.team_id = identity.team_id
         logger.info("Slack workspace identified (team %s, bot user %s)", identity.team_id, identity.bot_user_id)
         return identity
 
@@ -159,12 +164,16 @@ def build_runtime(
         # TODO: OAuth distribution (install pages, MongoDB installation store) is not built yet.
         raise StartError("OAuth mode (SLACK_CLIENT_ID) is not available yet: set SLACK_BOT_TOKEN for one workspace.")
     clock = clock or SystemClock()
+    owns_database = database is None
     database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
     storage = Storage.create(database, retention_days=settings.MISSIONCONTROL_RETENTION_DAYS)
     index = RuleIndex(storage)
     slack_client, bolt_app = _build_slack(settings, storage=storage, clock=clock)
+    tokens = None
+    if settings.SLACK_BOT_TOKEN is not None:
+        tokens = SingleWorkspaceTokens(settings.SLACK_BOT_TOKEN.get_secret_value())
     if poster is None:
-        poster = _build_poster(settings, slack_client, stdout)
+        poster = _build_poster(slack_client, tokens, stdout)
     delivery = DeliveryService(
         storage=storage, poster=poster, index=index, clock=clock, web_url=settings.web_url, config=delivery_config
     )
@@ -186,24 +195,17 @@ def build_runtime(
         bolt_app=bolt_app,
         slack_client=slack_client,
         web_app=web_app,
+        tokens=tokens,
+        owns_database=owns_database,
     )
 
 
-def _build_poster(settings: Settings, slack_client: AsyncWebClient | None, stdout: TextIO | None) -> Poster:
-    if slack_client is None:
+def _build_poster(
+    slack_client: AsyncWebClient | None, tokens: SingleWorkspaceTokens | None, stdout: TextIO | None
+) -> Poster:
+    if slack_client is None or tokens is None:
         return ConsolePoster(stdout)
-    token = settings.SLACK_BOT_TOKEN.get_secret_value() if settings.SLACK_BOT_TOKEN else ""
-    return SlackPoster(client=slack_client, tokens=_LazyTeamTokenSource(token))
-
-
-class _LazyTeamTokenSource:
-    """The single-workspace token, for whichever team `auth.test` named at start."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    async def bot_token(self, team_id: str) -> str | None:
-        return self._token
+    return SlackPoster(client=slack_client, tokens=tokens)
 
 
 def _build_slack(
@@ -234,4 +236,4 @@ def _build_slack(
     return client, app
 
 
-__all__ = ["Runtime", "StartError", "StaticTokenSource", "build_runtime"]
+__all__ = ["Runtime", "StartError", "build_runtime"]

@@ -21,15 +21,19 @@ class TokenSource(Protocol):
         ...
 
 
-class StaticTokenSource:
-    """Single-workspace mode: one token for the configured workspace."""
+class SingleWorkspaceTokens:
+    """Single-workspace mode: one token, for the team that `auth.test` names at start (`team_id`).
 
-    def __init__(self, *, team_id: str, token: str) -> None:
-        self._team_id = team_id
+    Until the team is known, and for any other team, there is no token, so a rule seeded for another
+    workspace can never post into this one.
+    """
+
+    def __init__(self, token: str) -> None:
         self._token = token
+        self.team_id: str | None = None
 
     async def bot_token(self, team_id: str) -> str | None:
-        return self._token if team_id == self._team_id else None
+        return self._token if team_id == self.team_id else None
 
 
 class NoTokenError(Exception):

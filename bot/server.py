@@ -55,10 +55,8 @@ async def _serve(settings: Settings, *, seed_path: Path | None) -> int:
 
     logger.info("Shutting down: no new requests; in-flight messages get %.0f seconds", SHUTDOWN_TIMEOUT_SECONDS)
     await site.stop()
-    await runtime.router.stop()
-    await runtime.delivery.stop(timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    await runtime.stop(delivery_timeout=SHUTDOWN_TIMEOUT_SECONDS)
     await runner.cleanup()
-    await runtime.stop()
     logger.info("Stopped")
     return 0
 

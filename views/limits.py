@@ -1,8 +1,8 @@
 """Slack's size limits that the Block Kit builders enforce.
 
-Sources: Slack's Block Kit reference (docs.slack.dev/reference/block-kit/blocks and the text object page
-docs.slack.dev/reference/block-kit/composition-objects/text-object), the chat.postMessage and chat.update
-method pages, and the limits that slack_sdk 3.48 checks in `slack_sdk/models/blocks/`.
+The block limits match Slack's text object reference (docs.slack.dev/reference/block-kit/composition-objects/
+text-object) and the limits that slack_sdk 3.48 checks in `slack_sdk/models/blocks/`. The message `text`
+limits are those of Slack's chat.postMessage and chat.update methods.
 
 NOTE: Lengths are counted in Python code points, as slack_sdk counts them. Slack does not document whether
 it counts code points or UTF-16 units, so text made mostly of characters outside the Basic Multilingual
@@ -15,8 +15,8 @@ from __future__ import annotations
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 
-# Text objects. Any `plain_text` or `mrkdwn` object holds at most 3,000 characters, and most blocks set a
-# lower cap for their own fields.
+# Text objects. Any `plain_text` or `mrkdwn` object contains at most 3,000 characters, and some blocks set
+# a lower limit for their own fields.
 MAX_TEXT_OBJECT = 3_000
 MAX_SECTION_TEXT = 3_000
 MAX_SECTION_FIELD_TEXT = 2_000
@@ -40,6 +40,6 @@ MAX_POST_MESSAGE_TEXT = 40_000
 MAX_UPDATE_TEXT = 4_000
 MAX_FALLBACK_TEXT = MAX_UPDATE_TEXT
 
-# NOTE: Slack documents no limit on the total text over all blocks of one message, but users report
-# `msg_blocks_too_long` near 13,200 characters. Builders keep every message well below this budget.
+# NOTE: Slack documents no limit on the total text over all blocks of one message, but users have reported
+# `msg_blocks_too_long` near 13,200 characters. This budget is an estimate with a margin below that figure.
 MAX_MESSAGE_TOTAL_TEXT = 12_000

@@ -63,7 +63,9 @@ SYSTEM_ERROR_TIME_LABEL = "Occurred"
 
 OUTLIER_HEADER = "{severity} outlier: {metric} on {channel}"
 OUTLIER_SUMMARY = "*{metric}* is *{observed}*, expected *{expected}* ({deviation})"
-OUTLIER_FALLBACK = "{severity} outlier: {metric} on {channel} is {observed}, expected {expected} ({deviation})"
+OUTLIER_FALLBACK = (
+    "{severity} outlier: {metric} on {channel} is {observed}, expected {expected} ({deviation})"
+)
 OUTLIER_TIME_LABEL = "Detected"
 DEVIATION_UP_EMOJI = ":arrow_up:"
 DEVIATION_DOWN_EMOJI = ":arrow_down:"
@@ -157,7 +159,7 @@ def build_event_message(event: object, *, web_url: str | None, client_workspace:
     """Build the message for one event of a routed type.
 
     `web_url` is the base URL of the Mission Control web app, or None. `client_workspace` is True when the
-    message goes to a client's own workspace, which never sees a traceback or a request id.
+    message goes to a client's own workspace, which must never receive a traceback or a request id.
 
     Raises:
         ValueError: the event is not of one of the five routed types, or is a private note.
@@ -174,7 +176,7 @@ def build_event_message(event: object, *, web_url: str | None, client_workspace:
         return build_note_updated_message(event, web_url=web_url)
     event_type = getattr(event, "type", type(event).__name__)
     routed = ", ".join(ROUTED_EVENT_TYPES)
-    raise ValueError(f"No Slack message for event type {event_type!r}; routed types are {routed}")
+    raise ValueError(f"No Slack message for event type {event_type!r}. Routed types: {routed}")
 
 
 # --- System errors ----------------------------------------------------------------------------------
@@ -185,8 +187,10 @@ def build_system_error_message(
 ) -> SlackMessage:
     """Build the alert for an unhandled platform exception.
 
-    In a client workspace the traceback, the request id and the link are left out. The link goes to
-    internal error pages that a client's users cannot open.
+    In a client workspace the traceback, the request id and the link are left out.
+
+    NOTE: Leaving out the link assumes that system error pages, and any `data.url` of a system error, are
+    internal to the agency's platform.
     """
     data = event.data
     fields = [
@@ -239,21 +243,32 @@ def build_outlier_message(event: OutlierDetectedEvent, *, web_url: str | None) -
     ]
     path = OUTLIER_PATH.format(client_id=_segment(event.client_id), outlier_id=_segment(data.outlier_id))
     blocks = [
-        _header(badge.emoji, OUTLIER_HEADER.format(severity=badge.label, metric=data.metric, channel=data.channel)),
+        _header(
+            badge.emoji, OUTLIER_HEADER.format(severity=badge.label, metric=data.metric, channel=data.channel)
+        ),
         _section(summary),
         _section_fields(fields),
-        _context(_client_label(event.client_id), _time_label(OUTLIER_TIME_LABEL, event), _link(data.url, web_url, path)),
+        _context(
+            _client_label(event.client_id),
+            _time_label(OUTLIER_TIME_LABEL, event),
+            _link(data.url, web_url, path),
+        ),
         _ask_houston_actions(event.id),
     ]
+    return SlackMessage(text=_outlier_fallback(event), blocks=blocks)
+
+
+def _outlier_fallback(event: OutlierDetectedEvent) -> str:
+    data = event.data
     fallback = OUTLIER_FALLBACK.format(
-        severity=badge.label,
+        severity=SEVERITY_BADGES[data.severity].label,
         metric=data.metric,
         channel=data.channel,
-        observed=observed,
-        expected=expected,
+        observed=_format_number(data.observed),
+        expected=_format_number(data.expected),
         deviation=_deviation_percent_text(data.observed, data.expected),
     )
-    return SlackMessage(text=_fallback(fallback), blocks=blocks)
+    return _fallback(fallback)
 
 
 def _ask_houston_actions(event_id: str) -> dict[str, Any]:
@@ -320,8 +335,8 @@ def _format_number(value: float) -> str:
 def build_task_failure_message(event: TaskFailedEvent, *, web_url: str | None) -> SlackMessage:
     """Build the alert for a failed pipeline task.
 
-    A dead-lettered task looks different from a failed one (emoji, header and wording) and says that it
-    will not be retried automatically.
+    A dead-lettered task looks different from a failed one (emoji, header and wording), and its message
+    states that it will not be retried automatically.
     """
     data = event.data
     badge = TASK_STATE_BADGES[data.state]
@@ -344,7 +359,9 @@ def build_task_failure_message(event: TaskFailedEvent, *, web_url: str | None) -
         _code_section("Error", data.error, keep_end=False),
         _context(_client_label(event.client_id), _link(data.url, web_url, path)),
     ]
-    fallback = TASK_FALLBACK.format(state=badge.label, task_name=data.task_name, attempts=_attempts(data.attempts))
+    fallback = TASK_FALLBACK.format(
+        state=badge.label, task_name=data.task_name, attempts=_attempts(data.attempts)
+    )
     return SlackMessage(text=_fallback(fallback), blocks=blocks)
 
 
@@ -409,7 +426,9 @@ def _note_message(
         _header(emoji, header_template.format(title=title)),
         _section_fields(fields),
         _section(body),
-        _context(_client_label(event.client_id), _time_label(time_label, event), _link(data.url, web_url, path)),
+        _context(
+            _client_label(event.client_id), _time_label(time_label, event), _link(data.url, web_url, path)
+        ),
     ]
     return SlackMessage(text=_fallback(fallback.format(author=data.author, title=title)), blocks=blocks)
 

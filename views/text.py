@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 ELLIPSIS = "…"
 
-# Slack's date token shows the time in the reader's own time zone; clients that cannot render it show the
+# Slack's date token shows the time in the reader's own time zone. Clients that cannot render it show the
 # fallback text after the `|`.
 DATE_FORMAT = "{date_short_pretty} at {time}"
 MAX_DATE_FALLBACK = 100
@@ -44,7 +44,9 @@ _MAX_CLUSTER_SHIFT = 32
 
 
 def escape_mrkdwn(text: str) -> str:
-    """Escape `&`, `<` and `>` as Slack's entities, `&` first so that no entity is escaped twice by us.
+    """Escape `&`, `<` and `>` as Slack's entities.
+
+    `&` is replaced first, so the `&` that starts a new `&lt;` or `&gt;` is not escaped again.
 
     An entity already present in the input is literal text and is escaped again: `&amp;` becomes
     `&amp;amp;`, which Slack shows as `&amp;`.
@@ -111,7 +113,7 @@ def slack_date(ts: datetime, fallback: str | None = None) -> str:
         ValueError: `ts` is naive, so its instant is unknown.
     """
     if ts.utcoffset() is None:
-        raise ValueError(f"slack_date needs a timezone-aware datetime, got naive {ts.isoformat()}")
+        raise ValueError(f"Invalid datetime {ts.isoformat()} for slack_date: it is naive, pass an aware one")
     unix_seconds = math.floor(ts.timestamp())
     label = fallback if fallback is not None else format_utc(ts)
     label = escape_and_truncate(" ".join(label.split()), MAX_DATE_FALLBACK)
@@ -141,7 +143,7 @@ def safe_link(url: str | None, label: str) -> str:
 
 def _check_limit(limit: int) -> None:
     if limit < len(ELLIPSIS):
-        raise ValueError(f"Truncation limit must be at least {len(ELLIPSIS)}, got {limit}")
+        raise ValueError(f"Invalid truncation limit {limit}: it must be at least {len(ELLIPSIS)}")
 
 
 def _head_cut(text: str, end: int) -> int:

@@ -24,7 +24,7 @@ BUTTON_TEXT = 75
 BUTTON_VALUE = 2000
 IDENTIFIER = 255
 FALLBACK_TEXT = 4000
-# Undocumented: users report msg_blocks_too_long near 13,200 characters over all blocks.
+# An estimate: Slack documents no total, but users have reported msg_blocks_too_long near 13,200 characters.
 TOTAL_TEXT = 12_000
 
 # The only angle-bracket tokens that builders may emit: dates and http(s) links with escaped parts.
@@ -144,9 +144,9 @@ def _actions_violations(block: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _check_text(text: str, limit: int, what: str) -> list[str]:
+def _check_text(text: str, limit: int, name: str) -> list[str]:
     if not text:
-        return [f"{what} is empty"]
+        return [f"{name} is empty"]
     if len(text) > limit:
-        return [f"{what} has {len(text)} characters, limit {limit}"]
+        return [f"{name} has {len(text)} characters, limit {limit}"]
     return []

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+from slack_sdk.models.blocks import Block
 
 from tests.views.blockkit import all_texts, limit_violations, mrkdwn_objects, mrkdwn_texts, unsafe_markup
 from tests.views.factories import OCCURRED_UNIX, make_event
@@ -77,7 +78,7 @@ def test_message_shows_slack_date(event_type: str) -> None:
 
 @pytest.mark.parametrize("event_type", ROUTED_TYPES)
 def test_message_hostile_text_escaped(event_type: str) -> None:
-    data = {name: HOSTILE for name in TEXT_FIELDS[event_type]}
+    data: dict[str, Any] = {name: HOSTILE for name in TEXT_FIELDS[event_type]}
     message = build(make_event(event_type, **data), web_url=None)
 
     assert limit_violations(message) == []
@@ -101,8 +102,8 @@ def test_message_hostile_client_id_escaped(event_type: str) -> None:
 
 @pytest.mark.parametrize("event_type", ROUTED_TYPES)
 def test_message_literal_entity_escaped_again(event_type: str) -> None:
-    field = TEXT_FIELDS[event_type][-1]
-    message = build(make_event(event_type, **{field: "fish &amp; chips"}))
+    data: dict[str, Any] = {TEXT_FIELDS[event_type][-1]: "fish &amp; chips"}
+    message = build(make_event(event_type, **data))
 
     assert "fish &amp;amp; chips" in blocks_json(message)
 
@@ -152,7 +153,7 @@ def test_message_huge_fields_within_limits(event_type: str) -> None:
 def test_build_event_message_rejects_unrouted_type() -> None:
     event = make_event("outlier.resolved")
 
-    with pytest.raises(ValueError, match="outlier.resolved"):
+    with pytest.raises(ValueError, match=r"outlier\.resolved"):
         build(event)
 
 
@@ -275,7 +276,10 @@ def test_outlier_negative_deviation() -> None:
 
 @pytest.mark.parametrize(
     ("observed", "expected_text"),
-    [pytest.param(10, DEVIATION_UNDEFINED, id="nonzero-observed"), pytest.param(0, "+0.0%", id="zero-observed")],
+    [
+        pytest.param(10, DEVIATION_UNDEFINED, id="nonzero-observed"),
+        pytest.param(0, "+0.0%", id="zero-observed"),
+    ],
 )
 def test_outlier_expected_zero(observed: int, expected_text: str) -> None:
     message = build(make_event("outlier.detected", observed=observed, expected=0))
@@ -430,3 +434,22 @@ def test_note_body_keeps_right_to_left_text() -> None:
     message = build(make_event("note.created", body="שלום עולם and مرحبا بالعالم"))
 
     assert "שלום עולם and مرحبا بالعالم" in list(all_texts(message))
+
+
+# --- Cross-check with slack_sdk's own Block Kit models ----------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", ROUTED_TYPES)
+def test_message_blocks_pass_slack_sdk_validation(event_type: str) -> None:
+    data: dict[str, Any] = {
+        name: "<&>" * 1000
+        for name in TEXT_FIELDS[event_type]
+        if name.endswith(("body", "message", "traceback", "error"))
+    }
+    message = build(make_event(event_type, **data))
+
+    for block in message.blocks:
+        parsed = Block.parse(block)
+
+        assert parsed is not None
+        assert parsed.to_dict() == block
