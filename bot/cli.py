@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=Path, metavar="FILE", help="YAML file of workspaces and rules to upsert at start")
 
     send = commands.add_parser("send-event", help="sign and POST a file of one event or a batch")
-    send.add_argument("file", metavar="FILE", help="JSON file of one event or {\"events\": [...]}; - reads stdin")
+    send.add_argument("file", metavar="FILE", help='JSON file of one event or {"events": [...]}; - reads stdin')
     send.add_argument("--url", help="full endpoint URL (default http://127.0.0.1:$PORT/platform/events)")
     send.add_argument("--new-id", action="store_true", help="give each event a fresh id, so a file can be sent again")
 
@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     remove = rule_commands.add_parser("remove", help="remove a rule")
     remove.add_argument("rule_id", metavar="RULE_ID")
 
+    manifest = commands.add_parser("manifest", help="print manifest.yml with its URLs pointing at your host")
+    manifest.add_argument("--url", required=True, help="public base URL of the bot, such as https://bot.example.com")
+
     schema = commands.add_parser("schema", help="print the JSON Schema of platform event request bodies")
     schema.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     return parser
@@ -56,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "schema":
         return _schema(args.output)
+    if args.command == "manifest":
+        return _manifest(args.url)
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -74,6 +79,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_rules_command(settings, args))
     raise AssertionError(f"unhandled command {args.command}")
+
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+MANIFEST_PLACEHOLDER_HOST = "https://missioncontrol.example.com"
+
+
+def manifest_for(base_url: str) -> str:
+    """Return manifest.yml with the placeholder host replaced by `base_url`."""
+    return MANIFEST.read_text(encoding="utf-8").replace(MANIFEST_PLACEHOLDER_HOST, base_url.rstrip("/"))
+
+
+def _manifest(base_url: str) -> int:
+    if not base_url.startswith("https://"):
+        print(
+            "missioncontrol: --url must start with https://, because Slack sends requests over HTTPS only.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    sys.stdout.write(manifest_for(base_url))
+    return 0
 
 
 def _schema(output: Path | None, stdout: TextIO | None = None) -> int:

@@ -208,7 +208,9 @@ class DeliveryService:
         config = self._config
         limit = config.max_rate_limited_attempts if verdict.action is Action.RETRY_AFTER else config.max_attempts
         if delivery.attempts >= limit:
-            await self._finish(delivery, DeliveryState.DEAD, f"{verdict.reason}; gave up after {delivery.attempts} attempts")
+            await self._finish(
+                delivery, DeliveryState.DEAD, f"{verdict.reason}; gave up after {delivery.attempts} attempts"
+            )
             return
         delay = verdict.delay_seconds
         if verdict.action is Action.RETRY_BACKOFF:

@@ -39,9 +39,7 @@ class Verdict:
     delay_seconds: float = 0.0
 
 
-def classify_slack_error(
-    *, status: int | None, error: str | None, retry_after: str | None, channel: str
-) -> Verdict:
+def classify_slack_error(*, status: int | None, error: str | None, retry_after: str | None, channel: str) -> Verdict:
     """Decide what a Slack error means for this delivery, its rule and its workspace."""
     code = error or "unknown_error"
     if status == 429 or code in ("ratelimited", "rate_limited"):

@@ -127,9 +127,10 @@ def parse_body(body: bytes) -> list[NewEvent]:
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidBody("The body is not valid JSON.", [Problem("$", str(error))]) from None
     if not isinstance(document, dict):
-        raise InvalidBody("The body must be a JSON object: one event or {\"events\": [...]}.", [
-            Problem("$", f"expected an object, got {_json_type(document)}")
-        ])
+        raise InvalidBody(
+            'The body must be a JSON object: one event or {"events": [...]}.',
+            [Problem("$", f"expected an object, got {_json_type(document)}")],
+        )
     if "events" in document:
         return _parse_batch(document)
     return [_parse_event(document, prefix="")]
@@ -138,18 +139,20 @@ def parse_body(body: bytes) -> list[NewEvent]:
 def _parse_batch(document: dict[str, Any]) -> list[NewEvent]:
     extra = sorted(key for key in document if key != "events")
     if extra:
-        raise InvalidBody("A batch must contain only the events field.", [
-            Problem(key, "is not allowed next to events") for key in extra
-        ])
+        raise InvalidBody(
+            "A batch must contain only the events field.",
+            [Problem(key, "is not allowed next to events") for key in extra],
+        )
     items = document["events"]
     if not isinstance(items, list):
-        raise InvalidBody("events must be an array of events.", [
-            Problem("events", f"expected an array, got {_json_type(items)}")
-        ])
+        raise InvalidBody(
+            "events must be an array of events.", [Problem("events", f"expected an array, got {_json_type(items)}")]
+        )
     if not 1 <= len(items) <= MAX_BATCH_EVENTS:
-        raise InvalidBody(f"A batch must contain 1 to {MAX_BATCH_EVENTS} events.", [
-            Problem("events", f"contains {len(items)} events")
-        ])
+        raise InvalidBody(
+            f"A batch must contain 1 to {MAX_BATCH_EVENTS} events.",
+            [Problem("events", f"contains {len(items)} events")],
+        )
     parsed: list[NewEvent] = []
     problems: list[Problem] = []
     for index, item in enumerate(items):

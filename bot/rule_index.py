@@ -54,7 +54,9 @@ def rule_accepts(target: RoutingTarget, facts: EventFacts) -> bool:
     return True
 
 
-def build_index(rules: list[Rule], workspaces: list[Workspace]) -> dict[tuple[str, NotificationType], list[RoutingTarget]]:
+def build_index(
+    rules: list[Rule], workspaces: list[Workspace]
+) -> dict[tuple[str, NotificationType], list[RoutingTarget]]:
     by_team = {workspace.team_id: workspace for workspace in workspaces}
     index: dict[tuple[str, NotificationType], list[RoutingTarget]] = defaultdict(list)
     for rule in rules:

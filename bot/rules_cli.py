@@ -56,7 +56,7 @@ async def add_rule(storage: Storage, args: argparse.Namespace, *, out: TextIO, c
     severity = Severity(args.min_severity) if args.min_severity else None
     if severity is not None and kind is not NotificationType.OUTLIER_ALERTS:
         raise RuleCommandError("--min-severity applies to --type outlier_alerts only: remove it or change --type.")
-    if not args.channel[:1] in ("C", "G") or not args.channel.isalnum():
+    if args.channel[:1] not in ("C", "G") or not args.channel.isalnum():
         raise RuleCommandError(f"--channel {args.channel} is not a channel id: use an id such as C0123ABCD.")
     team_id = await _resolve_team(storage, args.team)
     workspace = await storage.workspaces.get(team_id)
@@ -110,9 +110,11 @@ async def list_rules(storage: Storage, *, as_json: bool, out: TextIO) -> None:
     out.write(f"{'ID':<16} {'TEAM':<12} {'CHANNEL':<12} {'TYPE':<15} {'CLIENT':<14} {'MIN':<9} STATE\n")
     for rule in rules:
         state = rule.state.value + (f": {rule.failure_reason}" if rule.failure_reason else "")
+        client = rule.client_id or "all clients"
+        severity = rule.min_severity.value if rule.min_severity else "-"
         out.write(
             f"{rule.id:<16} {rule.team_id:<12} {rule.channel:<12} {rule.type.value:<15} "
-            f"{rule.client_id or 'all clients':<14} {rule.min_severity.value if rule.min_severity else '-':<9} {state}\n"
+            f"{client:<14} {severity:<9} {state}\n"
         )
 
 

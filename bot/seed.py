@@ -100,7 +100,12 @@ def load_seed_file(path: Path) -> SeedFile:
 
 
 async def apply_seed(
-    seed: SeedFile, *, storage: Storage, clock: Clock, default_team_id: str | None, default_workspace: SeedWorkspace | None
+    seed: SeedFile,
+    *,
+    storage: Storage,
+    clock: Clock,
+    default_team_id: str | None,
+    default_workspace: SeedWorkspace | None,
 ) -> SeedResult:
     """Upsert the file's workspaces, then its rules; a rule's client is forced in client workspaces."""
     now = clock.now()

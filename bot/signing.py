@@ -1,7 +1,7 @@
 """Signatures of platform events, modelled on Slack's request signing.
 
-    X-MissionControl-Request-Timestamp: <unix seconds>
-    X-MissionControl-Signature: v1=<hex HMAC-SHA256(secret, "v1:" + timestamp + ":" + raw body)>
+X-MissionControl-Request-Timestamp: <unix seconds>
+X-MissionControl-Signature: v1=<hex HMAC-SHA256(secret, "v1:" + timestamp + ":" + raw body)>
 """
 
 from __future__ import annotations

@@ -22,9 +22,7 @@ class Clock(Protocol):
 
 
 class WorkspaceStatusStore(Protocol):
-    async def set_status(
-        self, team_id: str, status: WorkspaceStatus, *, reason: str | None, now: datetime
-    ) -> bool: ...
+    async def set_status(self, team_id: str, status: WorkspaceStatus, *, reason: str | None, now: datetime) -> bool: ...
 
 
 def register(app: AsyncApp) -> None:

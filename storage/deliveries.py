@@ -122,7 +122,7 @@ class DeliveryRepository:
         document = await self._collection.find_one({"_id": delivery_id_})
         return _to_delivery(document) if document else None
 
-    async def list(self, *, states: Sequence[DeliveryState] | None = None, limit: int = 100) -> list[Delivery]:
+    async def list_by_state(self, *, states: Sequence[DeliveryState] | None = None, limit: int = 100) -> list[Delivery]:
         query = {"state": {"$in": [state.value for state in states]}} if states else {}
         cursor = self._collection.find(query).sort("created_at", -1).limit(limit)
         return [_to_delivery(document) async for document in cursor]

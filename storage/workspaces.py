@@ -48,9 +48,7 @@ class WorkspaceRepository:
             on_insert.update(status=WorkspaceStatus.ACTIVE.value, status_reason=None)
         if name is None:
             on_insert["name"] = None
-        await self._collection.update_one(
-            {"_id": team_id}, {"$set": fields, "$setOnInsert": on_insert}, upsert=True
-        )
+        await self._collection.update_one({"_id": team_id}, {"$set": fields, "$setOnInsert": on_insert}, upsert=True)
         workspace = await self.get(team_id)
         assert workspace is not None  # written just above
         return workspace

@@ -115,7 +115,7 @@ class RunningBot:
         """Wait until every accepted event is routed and every delivery has ended (sent or failed)."""
         await self.runtime.router.drain()
         deadline = time.monotonic() + timeout
-        while await self.runtime.storage.deliveries.list(states=[DeliveryState.PENDING], limit=1):
+        while await self.runtime.storage.deliveries.list_by_state(states=[DeliveryState.PENDING], limit=1):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"deliveries still pending after {timeout} seconds")
             # Workers of a bot started with start_workers=False do nothing, so help them along.
@@ -153,9 +153,7 @@ async def start_bot(database: Database) -> AsyncIterator[BotFactory]:
     ) -> RunningBot:
         settings = load_settings(env if env is not None else {"MISSIONCONTROL_EVENTS_SECRET": EVENTS_SECRET})
         stdout = io.StringIO()
-        runtime = build_runtime(
-            settings, database=database, stdout=stdout, clock=clock, delivery_config=delivery
-        )
+        runtime = build_runtime(settings, database=database, stdout=stdout, clock=clock, delivery_config=delivery)
         await runtime.start(seed_path=seed)
         if not start_workers:
             await runtime.delivery.stop(timeout=0)

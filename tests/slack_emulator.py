@@ -2,8 +2,8 @@
 
 `SlackEmulator` serves `/api/{method}` on 127.0.0.1, so a real `AsyncWebClient(token=...,
 base_url=emulator.base_url)` can talk to it. It checks tokens, channel membership and Block Kit
-limits, answers with Slack's error codes, records every call and can be told to fail the next
-calls of a method (429 with `Retry-After`, 5xx, or any Slack error).
+limits, returns Slack's error codes, records every call and, on request, fails the next calls
+of a method (429 with `Retry-After`, 5xx, or any Slack error).
 
 Limits and error codes follow Slack's method and Block Kit reference pages (docs.slack.dev) as
 of 2026. Lengths are counted in Python characters (code points).
@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -34,10 +34,10 @@ logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 
-# Block Kit and method limits (docs.slack.dev/reference/block-kit, method pages).
+# Block Kit and method limits.
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
-# NOTE: Slack says "250 KB" without saying 1000 or 1024, so the stricter reading is used.
+# NOTE: Slack documents "250 KB" without stating 1000 or 1024 bytes, so the stricter reading is used.
 MAX_VIEW_BYTES = 250_000
 MAX_SECTION_TEXT = 3000
 MAX_SECTION_FIELDS = 10
@@ -51,8 +51,8 @@ MAX_BUTTON_URL = 3000
 MAX_ID_LENGTH = 255
 MAX_PLACEHOLDER = 150
 MAX_OPTION_TEXT = 75
-# NOTE: slack_sdk allows 150 for an option value, older Slack pages and node-slack-sdk's types
-# say 75. The emulator enforces 75 so that a payload passing here passes in either case.
+# NOTE: slack_sdk 3.48 allows 150 for an option value, while older Slack pages and node-slack-sdk's
+# types state 75. The emulator enforces 75 so that a payload accepted here is accepted in either case.
 MAX_OPTION_VALUE = 75
 MAX_OPTION_GROUPS = 100
 MAX_INPUT_LABEL = 2000
@@ -472,7 +472,7 @@ def view_size(view: Mapping[str, Any]) -> int:
 
 @dataclass
 class RecordedCall:
-    """One Web API call as the emulator received and answered it.
+    """One Web API call as the emulator received it, with the response it sent.
 
     `params` merges the query string and the body, without the token. `response` is the JSON
     body sent back, or the raw text of a scripted non-JSON answer. `received_at` is
@@ -499,7 +499,7 @@ class RecordedCall:
 
 @dataclass
 class PostedMessage:
-    """A message the bot posted, as it stands now: `chat.update` and streaming change it in place.
+    """A message the bot posted, in its current state: `chat.update` and streaming change it in place.
 
     `ephemeral_user` is set for `chat.postEphemeral`, `streaming` while a stream is open, and
     `mentions` holds the mentions of the current text and blocks.
@@ -552,7 +552,7 @@ class _CallContext:
 
 
 class _SlackError(Exception):
-    """An `{"ok": false}` answer raised from inside a method handler."""
+    """An `{"ok": false}` response, raised from inside a method handler."""
 
     def __init__(self, error: str, messages: list[str] | None = None) -> None:
         super().__init__(error)
@@ -573,9 +573,9 @@ class SlackEmulator:
     """An emulated Slack workspace serving the Web API on 127.0.0.1.
 
     The channel sets are public and may be changed while a test runs. `member_channels=None`
-    makes the bot a member of every C and G channel. It is always in its own DMs (D ids), and a
-    user id (U or W) given as channel opens the DM "D" + the rest of the user id, as Slack does
-    for a bot posting to its Messages tab. Any other id answers `channel_not_found`.
+    makes the bot a member of every C and G channel. The bot is always a member of its DMs (D ids).
+    A user id (U or W) given as channel opens the DM "D" + the rest of the user id, as Slack does
+    when a bot posts to a user's Messages tab. Any other id returns `channel_not_found`.
     """
 
     def __init__(
@@ -647,9 +647,14 @@ class SlackEmulator:
     # Lifecycle
 
     async def start(self) -> None:
-        """Start serving on 127.0.0.1 and the configured port (0 picks a free one)."""
+        """Start serving on 127.0.0.1 and the configured port (0 picks a free one).
+
+        A restarted emulator listens on the port it had before, so `base_url` stays valid.
+        """
         if self._runner is not None:
             raise RuntimeError("The Slack emulator is already running.")
+        # A condition binds to the loop that first waits on it, so each start gets a new one.
+        self._new_call = asyncio.Condition()
         # Payloads past Slack's own limits must arrive so they can be rejected as Slack does.
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_get("/api/{method}", self._handle_request)
@@ -697,7 +702,7 @@ class SlackEmulator:
         return [call for call in self.calls if call.method == method]
 
     def posted_messages(self, channel: str | None = None) -> list[PostedMessage]:
-        """Return the messages posted since the last `clear()`, oldest first, as they stand now."""
+        """Return the messages posted since the last `clear()`, oldest first, in their current state."""
         return [message for message in self._posted if channel is None or message.channel == channel]
 
     def clear(self) -> None:
@@ -716,7 +721,7 @@ class SlackEmulator:
         self,
         method: str,
         count: int,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> list[RecordedCall]:
         """Wait until at least `count` calls of `method` were recorded, and return all of them.
 
@@ -749,12 +754,13 @@ class SlackEmulator:
         times: int = 1,
         body: str | None = None,
     ) -> None:
-        """Answer the next `times` calls of `method` with an error instead of handling them.
+        """Fail the next `times` calls of `method` with an error instead of handling them.
 
-        Defaults: `ratelimited` with HTTP 429 and `Retry-After: 1`; a 5xx `status` alone answers
-        `{"ok": false, "error": "internal_error"}`; any other Slack error answers HTTP 200.
-        `retry_after` (seconds) sets the header on any status. `body` sends that raw text as
-        text/html instead of JSON, like a proxy's error page. Failures queue in call order.
+        Without arguments the failure is `ratelimited` with HTTP 429 and `Retry-After: 1`. A 5xx
+        `status` alone returns `{"ok": false, "error": "internal_error"}`, and any other Slack
+        error returns HTTP 200. `retry_after` (seconds) sets the header on any status. `body`
+        sends that raw text as text/html instead of JSON, like a proxy's error page. Several
+        `fail_next` calls for one method queue in order.
         """
         if times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
@@ -837,7 +843,7 @@ class SlackEmulator:
         async with self._new_call:
             self._new_call.notify_all()
 
-    def _violate(self, context: _CallContext, problems: list[LimitProblem], error: str) -> None:
+    def _violate(self, context: _CallContext, problems: list[LimitProblem], error: str) -> NoReturn:
         """Record the problems as limit violations and raise Slack's error for them."""
         for problem in problems:
             context.violations.append(f"{context.method}: {problem.describe()}")
@@ -861,7 +867,7 @@ class SlackEmulator:
         return self.member_channels is None or channel in self.member_channels
 
     def _check_can_post(self, channel: str) -> None:
-        # Slack hides a private channel from a non-member, so it answers channel_not_found.
+        # Slack hides a private channel from a non-member, so it returns channel_not_found.
         if channel in self.private_channels and not self._is_member(channel):
             raise _SlackError("channel_not_found")
         if channel in self.archived_channels:
@@ -1093,7 +1099,7 @@ class SlackEmulator:
         if message is None:
             raise _SlackError("message_not_found")
         if not message.streaming:
-            # NOTE: error name taken from the chat.appendStream reference page; not seen live.
+            # NOTE: this error name is a guess, not checked against Slack's chat.appendStream page.
             raise _SlackError("message_not_in_streaming_state")
         return message
 
@@ -1205,7 +1211,7 @@ class SlackEmulator:
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:
-    """Merge the query string with a JSON or form body; the body wins on a repeated name.
+    """Merge the query string with a JSON or form body. The body wins on a repeated name.
 
     Raises ValueError carrying Slack's error code when a JSON body is invalid.
     """
@@ -1285,7 +1291,7 @@ def _stream_text(params: Mapping[str, Any]) -> str:
 
 
 def _parse_limit(value: Any) -> int:
-    # NOTE: Slack documents limit as "an integer under 1000"; its answer past that is not documented.
+    # NOTE: Slack caps this limit below 1000. The invalid_limit error for larger values is a guess.
     if value is None or value == "":
         return DEFAULT_CONVERSATIONS_LIMIT
     try:
@@ -1395,7 +1401,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Slack emulator stopped.", flush=True)
     except OSError as error:
-        print(f"Failed to start the Slack emulator on {HOST}:{args.port}: {error}", file=sys.stderr)
+        print(
+            f"Failed to start the Slack emulator on {HOST}:{args.port}: {error}. Choose another --port.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -346,7 +346,7 @@ def select_with_option_value(length: int) -> dict[str, Any]:
     return {**section("pick"), "accessory": select}
 
 
-# Each case builds a block at a given size; the limit passes and limit + 1 is rejected.
+# Each case builds a block of a given size. A block at the limit is accepted, one past it rejected.
 BLOCK_LIMIT_CASES: list[tuple[str, Callable[[int], dict[str, Any]], int, str]] = [
     ("section-text", lambda n: section("x" * n), 3000, "section text: at most 3000"),
     ("section-fields", section_with_fields, 10, "section fields: at most 10"),

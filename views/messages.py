@@ -63,9 +63,7 @@ SYSTEM_ERROR_TIME_LABEL = "Occurred"
 
 OUTLIER_HEADER = "{severity} outlier: {metric} on {channel}"
 OUTLIER_SUMMARY = "*{metric}* is *{observed}*, expected *{expected}* ({deviation})"
-OUTLIER_FALLBACK = (
-    "{severity} outlier: {metric} on {channel} is {observed}, expected {expected} ({deviation})"
-)
+OUTLIER_FALLBACK = "{severity} outlier: {metric} on {channel} is {observed}, expected {expected} ({deviation})"
 OUTLIER_TIME_LABEL = "Detected"
 DEVIATION_UP_EMOJI = ":arrow_up:"
 DEVIATION_DOWN_EMOJI = ":arrow_down:"
@@ -182,9 +180,7 @@ def build_event_message(event: object, *, web_url: str | None, client_workspace:
 # --- System errors ----------------------------------------------------------------------------------
 
 
-def build_system_error_message(
-    event: SystemErrorEvent, *, web_url: str | None, client_workspace: bool
-) -> SlackMessage:
+def build_system_error_message(event: SystemErrorEvent, *, web_url: str | None, client_workspace: bool) -> SlackMessage:
     """Build the alert for an unhandled platform exception.
 
     In a client workspace the traceback, the request id and the link are left out.
@@ -243,9 +239,7 @@ def build_outlier_message(event: OutlierDetectedEvent, *, web_url: str | None) -
     ]
     path = OUTLIER_PATH.format(client_id=_segment(event.client_id), outlier_id=_segment(data.outlier_id))
     blocks = [
-        _header(
-            badge.emoji, OUTLIER_HEADER.format(severity=badge.label, metric=data.metric, channel=data.channel)
-        ),
+        _header(badge.emoji, OUTLIER_HEADER.format(severity=badge.label, metric=data.metric, channel=data.channel)),
         _section(summary),
         _section_fields(fields),
         _context(
@@ -359,9 +353,7 @@ def build_task_failure_message(event: TaskFailedEvent, *, web_url: str | None) -
         _code_section("Error", data.error, keep_end=False),
         _context(_client_label(event.client_id), _link(data.url, web_url, path)),
     ]
-    fallback = TASK_FALLBACK.format(
-        state=badge.label, task_name=data.task_name, attempts=_attempts(data.attempts)
-    )
+    fallback = TASK_FALLBACK.format(state=badge.label, task_name=data.task_name, attempts=_attempts(data.attempts))
     return SlackMessage(text=_fallback(fallback), blocks=blocks)
 
 
@@ -426,9 +418,7 @@ def _note_message(
         _header(emoji, header_template.format(title=title)),
         _section_fields(fields),
         _section(body),
-        _context(
-            _client_label(event.client_id), _time_label(time_label, event), _link(data.url, web_url, path)
-        ),
+        _context(_client_label(event.client_id), _time_label(time_label, event), _link(data.url, web_url, path)),
     ]
     return SlackMessage(text=_fallback(fallback.format(author=data.author, title=title)), blocks=blocks)
 

@@ -65,9 +65,7 @@ def channels_posted(emulator: SlackEmulator) -> list[str]:
 
 
 @pytest.mark.parametrize("example", sorted(EXPECTED_CHANNELS))
-async def test_example_posts_to_matching_channels(
-    bot: RunningBot, emulator: SlackEmulator, example: str
-) -> None:
+async def test_example_posts_to_matching_channels(bot: RunningBot, emulator: SlackEmulator, example: str) -> None:
     response = await bot.post_events(load_example(example))
     assert response.status == 202
     assert await response.json() == {"accepted": 1, "duplicates": 0}
@@ -243,9 +241,7 @@ async def test_unknown_fields_are_kept(bot: RunningBot) -> None:
     assert stored.body == event
 
 
-async def test_accepted_events_survive_restart(
-    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path
-) -> None:
+async def test_accepted_events_survive_restart(start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path) -> None:
     env = single_workspace_env(emulator)
     first = await start_bot(env, seed=seed_file, start_workers=False)
     # Stop routing too, as if the process died right after answering 202.
@@ -266,7 +262,7 @@ async def test_pending_delivery_sent_after_restart(
     first = await start_bot(env, seed=seed_file, start_workers=False)
     await first.post_events(load_example("system_error.json"))
     await first.runtime.router.drain()
-    pending = await first.runtime.storage.deliveries.list(states=[DeliveryState.PENDING])
+    pending = await first.runtime.storage.deliveries.list_by_state(states=[DeliveryState.PENDING])
     assert len(pending) == 1
     assert emulator.posted_messages() == []
 
