@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -64,5 +65,7 @@ def _retry_after_seconds(header: str | None) -> float:
     try:
         seconds = float(header) if header is not None else DEFAULT_RETRY_AFTER_SECONDS
     except ValueError:
+        seconds = DEFAULT_RETRY_AFTER_SECONDS
+    if not math.isfinite(seconds):
         seconds = DEFAULT_RETRY_AFTER_SECONDS
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)

@@ -96,10 +96,15 @@ class EventIngest:
         except (StorageUnavailable, PyMongoError):
             return error_response(503, "Storage is unavailable and nothing was stored; retry the request later.")
         accepted = set(outcome.accepted)
-        stored = [_as_stored(event, now) for event in new_events if event.id in accepted]
-        logger.info("Stored platform events (accepted %d, duplicates %d)", len(accepted), len(outcome.duplicates))
+        stored: list[StoredEvent] = []
+        for event in new_events:
+            # A repeated id inside the batch was stored with its first body only.
+            if event.id in accepted:
+                stored.append(_as_stored(event, now))
+                accepted.discard(event.id)
+        logger.info("Stored platform events (accepted %d, duplicates %d)", len(stored), len(outcome.duplicates))
         self._on_stored(stored)
-        return web.json_response({"accepted": len(accepted), "duplicates": len(outcome.duplicates)}, status=202)
+        return web.json_response({"accepted": len(stored), "duplicates": len(outcome.duplicates)}, status=202)
 
 
 async def _read_body(request: web.Request) -> bytes | None:
@@ -126,6 +131,8 @@ def parse_body(body: bytes) -> list[NewEvent]:
         document = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidBody("The body is not valid JSON.", [Problem("$", str(error))]) from None
+    except RecursionError:
+        raise InvalidBody("The body is not valid JSON.", [Problem("$", "is nested too deeply")]) from None
     if not isinstance(document, dict):
         raise InvalidBody(
             'The body must be a JSON object: one event or {"events": [...]}.',
@@ -225,7 +232,7 @@ def _join(prefix: str, location: Sequence[int | str]) -> str:
 
 
 def _json_type(value: Any) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 

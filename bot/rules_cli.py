@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import json
 import sys
 from typing import TextIO
@@ -56,7 +57,7 @@ async def add_rule(storage: Storage, args: argparse.Namespace, *, out: TextIO, c
     severity = Severity(args.min_severity) if args.min_severity else None
     if severity is not None and kind is not NotificationType.OUTLIER_ALERTS:
         raise RuleCommandError("--min-severity applies to --type outlier_alerts only: remove it or change --type.")
-    if args.channel[:1] not in ("C", "G") or not args.channel.isalnum():
+    if not re.fullmatch(r"[CG][A-Z0-9]{2,}", args.channel):
         raise RuleCommandError(f"--channel {args.channel} is not a channel id: use an id such as C0123ABCD.")
     team_id = await _resolve_team(storage, args.team)
     workspace = await storage.workspaces.get(team_id)

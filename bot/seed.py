@@ -92,7 +92,9 @@ def load_seed_file(path: Path) -> SeedFile:
     try:
         return SeedFile.model_validate(document or {})
     except ValidationError as error:
-        first = error.errors()[0]
+        # An unknown key explains a "required" error on its correctly spelled twin, so it is named first.
+        errors = sorted(error.errors(), key=lambda detail: detail["type"] != "extra_forbidden")
+        first = errors[0]
         where = ".".join(str(part) for part in first["loc"]) or "top level"
         reason = "is not a known key; remove it" if first["type"] == "extra_forbidden" else first["msg"]
         reason = reason.removeprefix("Value error, ")

@@ -45,13 +45,15 @@ def check_signature(
     *, secrets: Sequence[str], timestamp: str | None, signature: str | None, body: bytes, now: float
 ) -> SignatureProblem | None:
     """Return what is wrong with a request's signature, or None when any of `secrets` signed it."""
-    if not timestamp or not timestamp.strip().isdigit():
+    timestamp = (timestamp or "").strip()
+    # isdigit() alone accepts digits such as "²" that int() rejects; Unix seconds fit in 12 digits.
+    if not timestamp or len(timestamp) > 12 or not (timestamp.isascii() and timestamp.isdigit()):
         return SignatureProblem.MISSING_TIMESTAMP
     if abs(now - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
         return SignatureProblem.STALE_TIMESTAMP
     if not signature or not signature.startswith(f"{VERSION}="):
         return SignatureProblem.MISSING_SIGNATURE
     for secret in secrets:
-        if hmac.compare_digest(compute_signature(secret, timestamp.strip(), body), signature.strip()):
+        if hmac.compare_digest(compute_signature(secret, timestamp, body), signature.strip()):
             return None
     return SignatureProblem.BAD_SIGNATURE

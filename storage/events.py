@@ -65,21 +65,22 @@ class EventRepository:
     async def ensure_indexes(self) -> None:
         await self._collection.create_index([("routed_at", ASCENDING), ("received_at", ASCENDING)])
         await self._collection.create_index("expires_at", expireAfterSeconds=0)
+        await self._collection.create_index([("agency_id", ASCENDING), ("client_id", ASCENDING), ("received_at", -1)])
 
     async def insert_batch(self, events: Sequence[NewEvent], *, now: datetime) -> InsertOutcome:
         documents, repeated = self._documents(events, now=now)
-        duplicates = list(repeated)
+        stored_before: list[str] = []
         if documents:
             try:
                 await self._collection.insert_many(documents, ordered=False)
             except BulkWriteError as error:
-                duplicates.extend(self._duplicate_ids(error, documents))
+                stored_before = self._duplicate_ids(error, documents)
             except PyMongoError as error:
                 logger.error("Failed to store events (count %d, error %s)", len(documents), error)
                 raise StorageUnavailable(str(error)) from error
-        duplicate_set = set(duplicates)
-        accepted = [document["_id"] for document in documents if document["_id"] not in duplicate_set]
-        return InsertOutcome(accepted=accepted, duplicates=duplicates)
+        already = set(stored_before)
+        accepted = [document["_id"] for document in documents if document["_id"] not in already]
+        return InsertOutcome(accepted=accepted, duplicates=stored_before + repeated)
 
     def _documents(self, events: Sequence[NewEvent], *, now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
         seen: set[str] = set()
@@ -127,6 +128,14 @@ class EventRepository:
             .limit(limit)
         )
         return [_to_event(document) async for document in cursor]
+
+    async def last_received(self, *, agency_id: str, client_id: str | None = None) -> datetime | None:
+        """Return when the latest event of an agency (or of one of its clients) arrived."""
+        query: dict[str, Any] = {"agency_id": agency_id}
+        if client_id is not None:
+            query["client_id"] = client_id
+        document = await self._collection.find_one(query, sort=[("received_at", -1)], projection={"received_at": 1})
+        return utc(document["received_at"]) if document else None
 
     async def mark_routed(self, event_id: str, *, now: datetime) -> None:
         await self._collection.update_one({"_id": event_id, "routed_at": None}, {"$set": {"routed_at": now}})
