@@ -24,8 +24,11 @@ from bot.routing import Router
 from bot.rule_index import RuleIndex
 from bot.seed import SeedWorkspace, apply_seed, load_seed_file
 from bot.settings import Settings, SlackMode
+from bot.test_messages import TestMessageService
 from bot.web import create_web_app
-from handlers import commands, lifecycle
+from handlers import channels, commands, home, lifecycle, rules
+from handlers.permissions import AdminCache
+from handlers.services import CLOCK, SERVICES, STORAGE, Services
 from storage.database import Database, open_database
 from storage.events import StoredEvent
 from storage.store import Storage
@@ -168,7 +171,7 @@ def build_runtime(
     database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
     storage = Storage.create(database, retention_days=settings.MISSIONCONTROL_RETENTION_DAYS)
     index = RuleIndex(storage)
-    slack_client, bolt_app = _build_slack(settings, storage=storage, clock=clock)
+    slack_client, bolt_app = _build_slack(settings)
     tokens = None
     if settings.SLACK_BOT_TOKEN is not None:
         tokens = SingleWorkspaceTokens(settings.SLACK_BOT_TOKEN.get_secret_value())
@@ -178,6 +181,12 @@ def build_runtime(
         storage=storage, poster=poster, index=index, clock=clock, web_url=settings.web_url, config=delivery_config
     )
     router = Router(storage=storage, index=index, clock=clock, on_deliveries=delivery.wake)
+    if bolt_app is not None:
+        test_messages = TestMessageService(
+            storage=storage, poster=poster, clock=clock, index=index, web_url=settings.web_url
+        )
+        services = Services(test_messages=test_messages, rules_changed=index.mark_stale, admin_cache=AdminCache())
+        _wire_handlers(bolt_app, storage=storage, clock=clock, services=services)
 
     def on_stored(events: list[StoredEvent]) -> None:
         router.submit(events)
@@ -208,9 +217,7 @@ def _build_poster(
     return SlackPoster(client=slack_client, tokens=tokens)
 
 
-def _build_slack(
-    settings: Settings, *, storage: Storage, clock: Clock
-) -> tuple[AsyncWebClient | None, AsyncApp | None]:
+def _build_slack(settings: Settings) -> tuple[AsyncWebClient | None, AsyncApp | None]:
     if settings.slack_mode is SlackMode.LOCAL:
         return None, None
     assert settings.SLACK_BOT_TOKEN is not None
@@ -222,18 +229,23 @@ def _build_slack(
     )
     signing_secret = settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
     app = AsyncApp(client=client, signing_secret=signing_secret, logger=logging.getLogger("slack_bolt"))
+    return client, app
 
+
+def _wire_handlers(app: AsyncApp, *, storage: Storage, clock: Clock, services: Services) -> None:
     @app.middleware
     async def inject_services(context: AsyncBoltContext, next: Any) -> None:
-        # Handlers never import bot/: they find the services they need in Bolt's context.
-        context["workspaces"] = storage.workspaces
-        context["rules"] = storage.rules
-        context["clock"] = clock
+        # Handlers never import bot/: they find what they need in Bolt's context.
+        context[STORAGE] = storage
+        context[CLOCK] = clock
+        context[SERVICES] = services
         await next()
 
     commands.register(app)
+    home.register(app)
+    rules.register(app)
+    channels.register(app)
     lifecycle.register(app)
-    return client, app
 
 
 __all__ = ["Runtime", "StartError", "build_runtime"]

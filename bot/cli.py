@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("file", metavar="FILE", help='JSON file of one event or {"events": [...]}; - reads stdin')
     send.add_argument("--url", help="full endpoint URL (default http://127.0.0.1:$PORT/platform/events)")
     send.add_argument("--new-id", action="store_true", help="give each event a fresh id, so a file can be sent again")
+    send.add_argument(
+        "--now",
+        action="store_true",
+        help="set each event's occurred_at to the current time, so it is not older than state sent before",
+    )
 
     rules = commands.add_parser("rules", help="list, add and remove notification rules (needs MONGODB_URI)")
     rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
@@ -73,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "send-event":
         from bot.send_event import send_event_file
 
-        return asyncio.run(send_event_file(settings, args.file, url=args.url, new_id=args.new_id))
+        return asyncio.run(send_event_file(settings, args.file, url=args.url, new_id=args.new_id, now=args.now))
     if args.command == "rules":
         from bot.rules_cli import run_rules_command
 

@@ -134,6 +134,9 @@ class DeliveryService:
             await self._handle_slack_error(delivery, error)
             return
         except NoTokenError as error:
+            logger.warning(
+                "No bot token for the workspace of a rule (team %s, rule %s)", delivery.team_id, delivery.rule_id
+            )
             await self._finish(delivery, DeliveryState.FAILED, str(error))
             return
         except (aiohttp.ClientError, TimeoutError) as error:

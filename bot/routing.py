@@ -128,7 +128,8 @@ class Router:
         if decision is Decision.DELIVER:
             await self._create_deliveries(event)
         await self._storage.events.mark_routed(stored.id, now=self._clock.now())
-        logger.debug("Routed event (event %s, type %s, decision %s)", stored.id, stored.type, decision.value)
+        log = logger.info if decision is Decision.STALE else logger.debug
+        log("Routed event (event %s, type %s, decision %s)", stored.id, stored.type, decision.value)
         return decision
 
     async def _decide(self, event: PlatformEvent) -> Decision:

@@ -109,11 +109,22 @@ async def apply_seed(
     default_team_id: str | None,
     default_workspace: SeedWorkspace | None,
 ) -> SeedResult:
-    """Upsert the file's workspaces, then its rules; a rule's client is forced in client workspaces."""
+    """Upsert the file's workspaces, then its rules; a rule's client is forced in client workspaces.
+
+    With `default_workspace` (single-workspace mode) the file may name no other workspace, because the one
+    bot token could not post there, and the environment's account wins over the file's entry for it.
+    """
     now = clock.now()
     workspaces = list(seed.workspaces)
-    if default_workspace is not None and all(ws.team_id != default_workspace.team_id for ws in workspaces):
-        workspaces.append(default_workspace)
+    if default_workspace is not None:
+        for position, entry in enumerate(workspaces):
+            if entry.team_id != default_workspace.team_id:
+                raise SeedError(
+                    f"workspaces.{position}.team_id {entry.team_id} is not the workspace of SLACK_BOT_TOKEN "
+                    f"({default_workspace.team_id}): remove the entry, or omit workspaces and team_id in "
+                    "single-workspace mode."
+                )
+        workspaces = [default_workspace]
     for entry in workspaces:
         await storage.workspaces.upsert(
             team_id=entry.team_id, name=entry.name, agency_id=entry.agency_id, client_id=entry.client_id, now=now

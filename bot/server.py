@@ -43,9 +43,12 @@ async def _serve(settings: Settings, *, seed_path: Path | None) -> int:
     except OSError as error:
         await runtime.stop()
         raise StartError(
-            f"Cannot listen on {settings.HOST}:{settings.PORT} ({error.strerror}): set PORT to a free port."
+            f"Cannot listen on {settings.HOST}:{settings.PORT} ({error.strerror}): set HOST to an address of this "
+            "machine and PORT to a free port."
         ) from None
-    logger.info("Listening (address http://%s:%d)", settings.HOST, settings.PORT)
+    # With PORT=0 the system picks the port, so the address comes from the bound socket.
+    for address in runner.addresses:
+        logger.info("Listening (address http://%s:%d)", address[0], address[1])
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -66,7 +69,8 @@ def _announce(settings: Settings, runtime: Runtime) -> None:
     if mode is SlackMode.LOCAL:
         logger.warning(
             "Local mode: no Slack credentials are set, so messages are printed to standard output instead of "
-            "being posted. Set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and MISSIONCONTROL_AGENCY_ID to post to Slack."
+            "being posted. Set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, MISSIONCONTROL_AGENCY_ID and "
+            "MISSIONCONTROL_EVENTS_SECRET to post to Slack."
         )
     else:
         logger.info("Slack mode %s (API %s)", mode.value, settings.slack_api_url)

@@ -1,29 +1,91 @@
-"""`/missioncontrol`: the slash command. Subcommands other than help arrive with the Slack surface."""
+"""`/missioncontrol`: rules, rules add, status, help; anything else gets help and the closest subcommand."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
-from views.help import help_message
+from handlers.home import client_names
+from handlers.permissions import check_permission
+from handlers.rules import open_add_modal, rules_message
+from handlers.services import clock_of, services_of, storage_of
+from storage.models import DeliveryState, Workspace
+from views.help import closest_subcommand, help_message, unknown_command_message
+from views.status import StatusModel, build_status_message
 
 logger = logging.getLogger(__name__)
 
 COMMAND = "/missioncontrol"
+NOT_YET = "`/missioncontrol {name}` is not available yet. Type `/missioncontrol help` to see what is."
+NO_WORKSPACE = "Mission Control does not know this workspace yet. Ask the person who installed it to check the bot."
 
 
 def register(app: AsyncApp) -> None:
     app.command(COMMAND)(handle_command)
 
 
-async def handle_command(ack: AsyncAck, command: dict[str, Any]) -> None:
-    subcommand = (command.get("text") or "").strip().split(" ")[0].lower()
+async def handle_command(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    # Acknowledge first: everything below may take longer than Slack's 3 seconds.
+    await ack()
+    words = (command.get("text") or "").split()
+    subcommand = " ".join(words[:2]).lower() if words[:2] == ["rules", "add"] else (words[0].lower() if words else "")
     logger.info(
-        "Slash command (team %s, user %s, subcommand %s)",
-        command.get("team_id"),
-        command.get("user_id"),
-        subcommand or "help",
+        "Slash command (team %s, user %s, subcommand %s)", context.team_id, command.get("user_id"), subcommand or "-"
     )
-    await ack(response_type="ephemeral", **help_message())
+    if subcommand in ("", "help"):
+        await respond(response_type="ephemeral", **help_message())
+        return
+    if subcommand in ("digest", "link"):
+        await respond(response_type="ephemeral", text=NOT_YET.format(name=subcommand))
+        return
+    if subcommand not in ("rules", "rules add", "status"):
+        text = " ".join(words)
+        await respond(response_type="ephemeral", **unknown_command_message(text, closest_subcommand(text)))
+        return
+    workspace = await storage_of(context).workspaces.get(context.team_id or "")
+    if workspace is None:
+        await respond(response_type="ephemeral", text=NO_WORKSPACE)
+    elif subcommand == "rules add":
+        await open_add_modal(
+            client=client,
+            context=context,
+            trigger_id=command["trigger_id"],
+            user_id=command["user_id"],
+            respond=respond,
+        )
+    elif subcommand == "rules":
+        can_manage = await _can_manage(client, context, workspace, command["user_id"])
+        await respond(response_type="ephemeral", **await rules_message(context, workspace, can_manage))
+    else:
+        await respond(response_type="ephemeral", **await _status(context, workspace))
+
+
+async def _can_manage(client: AsyncWebClient, context: AsyncBoltContext, workspace: Workspace, user_id: str) -> bool:
+    cache = services_of(context).admin_cache
+    return (await check_permission(client=client, cache=cache, workspace=workspace, user_id=user_id)).can_manage
+
+
+async def _status(context: AsyncBoltContext, workspace: Workspace) -> dict[str, Any]:
+    storage = storage_of(context)
+    team_id = workspace.team_id
+    failed = await storage.deliveries.count_for_team(team_id, DeliveryState.FAILED)
+    dead = await storage.deliveries.count_for_team(team_id, DeliveryState.DEAD)
+    last_event_at = None
+    if workspace.agency_id is not None:
+        last_event_at = await storage.events.last_received(agency_id=workspace.agency_id, client_id=workspace.client_id)
+    model = StatusModel(
+        workspace=workspace,
+        rules=await storage.rules.list(team_id=team_id),
+        channels={channel.channel_id: channel for channel in await storage.channels.list_for_team(team_id)},
+        client_names=await client_names(context, workspace),
+        last_event_at=last_event_at,
+        failing_deliveries=failed + dead,
+        pending_deliveries=await storage.deliveries.count_for_team(team_id, DeliveryState.PENDING),
+        now=clock_of(context).now(),
+    )
+    return build_status_message(model)

@@ -42,6 +42,7 @@ class DeliveryRepository:
         )
         await self._collection.create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self._collection.create_index("expires_at", expireAfterSeconds=0)
+        await self._collection.create_index([("team_id", ASCENDING), ("state", ASCENDING)])
 
     async def create_for_event(self, event_id: str, rules: Sequence[Rule], *, now: datetime) -> int:
         """Create one pending delivery per rule; return how many were new."""
@@ -130,6 +131,9 @@ class DeliveryRepository:
     async def for_event(self, event_id: str) -> list[Delivery]:
         cursor = self._collection.find({"event_id": event_id})
         return [_to_delivery(document) async for document in cursor]
+
+    async def count_for_team(self, team_id: str, state: DeliveryState) -> int:
+        return int(await self._collection.count_documents({"team_id": team_id, "state": state.value}))
 
     async def next_due(self) -> datetime | None:
         """Return when the earliest pending delivery is due, so idle workers know how long to sleep."""

@@ -56,6 +56,10 @@ class Workspace:
     client_id: str | None
     status: WorkspaceStatus
     status_reason: str | None = None
+    # The Slack user who installed the app, and the users an admin made managers; with the workspace's
+    # admins and owners, they may change rules and settings.
+    installer_user_id: str | None = None
+    managers: tuple[str, ...] = ()
 
     @property
     def is_client_workspace(self) -> bool:
@@ -112,3 +116,29 @@ class Delivery:
     ts: str | None
     last_error: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A Slack channel as the bot last saw it. `is_shared` means shared with another organisation."""
+
+    team_id: str
+    channel_id: str
+    name: str
+    is_private: bool
+    is_shared: bool
+    is_member: bool
+    is_archived: bool
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who changed what, when: `before` and `after` are the changed object's fields (None when absent)."""
+
+    team_id: str
+    user_id: str
+    action: str
+    target: str
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+    at: datetime

@@ -115,6 +115,41 @@ class RuleRepository:
         )
         return bool(result.modified_count)
 
+    async def update_spec(self, rule_id: str, spec: RuleSpec, *, now: datetime) -> Rule | None:
+        """Change what a rule routes, keeping its id and state; raise `RuleConflict` on a duplicate key."""
+        try:
+            result = await self._collection.update_one(
+                {"_id": rule_id}, {"$set": {**_spec_fields(spec), "updated_at": now}}
+            )
+        except DuplicateKeyError:
+            existing = await self.find_by_key(spec)
+            if existing is None:
+                raise
+            raise RuleConflict(existing) from None
+        return await self.get(rule_id) if result.matched_count else None
+
+    async def set_state(self, rule_id: str, state: RuleState, *, reason: str | None, now: datetime) -> Rule | None:
+        await self._collection.update_one(
+            {"_id": rule_id}, {"$set": {"state": state.value, "failure_reason": reason, "updated_at": now}}
+        )
+        return await self.get(rule_id)
+
+    async def fail_channel(self, team_id: str, channel: str, *, reason: str, now: datetime) -> int:
+        """Mark the active rules on a channel failing; return how many changed."""
+        result = await self._collection.update_many(
+            {"team_id": team_id, "channel": channel, "state": RuleState.ACTIVE.value},
+            {"$set": {"state": RuleState.FAILING.value, "failure_reason": reason, "updated_at": now}},
+        )
+        return int(result.modified_count)
+
+    async def resume_channel(self, team_id: str, channel: str, *, now: datetime) -> int:
+        """Set the failing rules on a channel active again (paused ones stay paused); return how many."""
+        result = await self._collection.update_many(
+            {"team_id": team_id, "channel": channel, "state": RuleState.FAILING.value},
+            {"$set": {"state": RuleState.ACTIVE.value, "failure_reason": None, "updated_at": now}},
+        )
+        return int(result.modified_count)
+
     async def last_change(self) -> tuple[int, datetime | None]:
         """Return the count and latest `updated_at`, so a cache can tell whether anything changed."""
         count = await self._collection.estimated_document_count()

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from storage.audit import AuditRepository
+from storage.channels import ChannelRepository
 from storage.clients import ClientRepository
 from storage.database import Database
 from storage.deliveries import DeliveryRepository
@@ -30,6 +32,8 @@ class Storage:
     metrics: MetricsRepository
     notes: NoteRepository
     outliers: OutlierRepository
+    channels: ChannelRepository
+    audit: AuditRepository
 
     @classmethod
     def create(cls, database: Database, *, retention_days: int) -> Storage:
@@ -44,6 +48,8 @@ class Storage:
             metrics=MetricsRepository(database),
             notes=NoteRepository(database),
             outliers=OutlierRepository(database),
+            channels=ChannelRepository(database),
+            audit=AuditRepository(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -56,6 +62,8 @@ class Storage:
             self.metrics,
             self.notes,
             self.outliers,
+            self.channels,
+            self.audit,
         ):
             await repository.ensure_indexes()
         logger.info("Indexes are in place (database %s)", self.database.db.name)

@@ -43,7 +43,7 @@ class WorkspaceRepository:
         if reactivate:
             fields["status"] = WorkspaceStatus.ACTIVE.value
             fields["status_reason"] = None
-        on_insert: dict[str, Any] = {"created_at": now}
+        on_insert: dict[str, Any] = {"created_at": now, "installer_user_id": None, "managers": []}
         if not reactivate:
             on_insert.update(status=WorkspaceStatus.ACTIVE.value, status_reason=None)
         if name is None:
@@ -68,6 +68,23 @@ class WorkspaceRepository:
         )
         return bool(result.modified_count)
 
+    async def set_installer(self, team_id: str, user_id: str, *, now: datetime) -> None:
+        await self._collection.update_one(
+            {"_id": team_id, "installer_user_id": None}, {"$set": {"installer_user_id": user_id, "updated_at": now}}
+        )
+
+    async def add_manager(self, team_id: str, user_id: str, *, now: datetime) -> bool:
+        result = await self._collection.update_one(
+            {"_id": team_id}, {"$addToSet": {"managers": user_id}, "$set": {"updated_at": now}}
+        )
+        return bool(result.modified_count)
+
+    async def remove_manager(self, team_id: str, user_id: str, *, now: datetime) -> bool:
+        result = await self._collection.update_one(
+            {"_id": team_id, "managers": user_id}, {"$pull": {"managers": user_id}, "$set": {"updated_at": now}}
+        )
+        return bool(result.modified_count)
+
     async def last_change(self) -> tuple[int, datetime | None]:
         """Return the count and latest `updated_at`, so a cache can tell whether anything changed."""
         count = await self._collection.estimated_document_count()
@@ -83,4 +100,6 @@ def _to_workspace(document: dict[str, Any]) -> Workspace:
         client_id=document.get("client_id"),
         status=WorkspaceStatus(document.get("status", WorkspaceStatus.ACTIVE.value)),
         status_reason=document.get("status_reason"),
+        installer_user_id=document.get("installer_user_id"),
+        managers=tuple(document.get("managers", [])),
     )

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import binascii
 import collections
+import contextlib
 import json
 import logging
 import re
@@ -280,9 +281,7 @@ class BlockKitChecker:
             self.report(pointer, f"{name}: at most {maximum}", f"got {len(items)}")
         return items
 
-    def check_text(
-        self, value: Any, pointer: str, name: str, maximum: int | None, *, plain_only: bool = False
-    ) -> None:
+    def check_text(self, value: Any, pointer: str, name: str, maximum: int | None, *, plain_only: bool = False) -> None:
         """Check a text object: it needs `type` and a non-empty `text` within `maximum`."""
         if not isinstance(value, dict) or "type" not in value or not isinstance(value.get("text"), str):
             self.report(pointer, f"{name}: must be a text object with type and text", _summarize(value))
@@ -331,9 +330,7 @@ class BlockKitChecker:
         if "text" in block:
             self.check_text(block["text"], f"{pointer}/text", "section text", MAX_SECTION_TEXT)
         if "fields" in block:
-            fields = self.check_count(
-                block["fields"], f"{pointer}/fields", "section fields", MAX_SECTION_FIELDS
-            )
+            fields = self.check_count(block["fields"], f"{pointer}/fields", "section fields", MAX_SECTION_FIELDS)
             for index, item in enumerate(fields):
                 self.check_text(item, f"{pointer}/fields/{index}", "section field text", MAX_FIELD_TEXT)
         if "accessory" in block:
@@ -359,17 +356,13 @@ class BlockKitChecker:
             self.check_element(element, f"{pointer}/elements/{index}")
 
     def _check_input(self, block: dict[str, Any], pointer: str) -> None:
-        self.check_text(
-            block.get("label"), f"{pointer}/label", "input label", MAX_INPUT_LABEL, plain_only=True
-        )
+        self.check_text(block.get("label"), f"{pointer}/label", "input label", MAX_INPUT_LABEL, plain_only=True)
         if "hint" in block:
             self.check_text(block["hint"], f"{pointer}/hint", "input hint", MAX_INPUT_LABEL, plain_only=True)
         self.check_element(block.get("element"), f"{pointer}/element")
 
     def _check_button(self, element: dict[str, Any], pointer: str) -> None:
-        self.check_text(
-            element.get("text"), f"{pointer}/text", "button text", MAX_BUTTON_TEXT, plain_only=True
-        )
+        self.check_text(element.get("text"), f"{pointer}/text", "button text", MAX_BUTTON_TEXT, plain_only=True)
         self.check_length(element.get("value"), f"{pointer}/value", "button value", MAX_BUTTON_VALUE)
         self.check_length(element.get("url"), f"{pointer}/url", "button url", MAX_BUTTON_URL)
 
@@ -407,9 +400,7 @@ class BlockKitChecker:
                 self.report(option_pointer, "option: must be an object", _summarize(option))
                 continue
             self.check_text(option.get("text"), f"{option_pointer}/text", "option text", MAX_OPTION_TEXT)
-            self.check_length(
-                option.get("value"), f"{option_pointer}/value", "option value", MAX_OPTION_VALUE
-            )
+            self.check_length(option.get("value"), f"{option_pointer}/value", "option value", MAX_OPTION_VALUE)
             if "description" in option:
                 self.check_text(
                     option["description"],
@@ -423,9 +414,7 @@ class BlockKitChecker:
         total = sum(
             len(block.get("text", ""))
             for block in blocks
-            if isinstance(block, dict)
-            and block.get("type") == "markdown"
-            and isinstance(block.get("text"), str)
+            if isinstance(block, dict) and block.get("type") == "markdown" and isinstance(block.get("text"), str)
         )
         if total > MAX_MARKDOWN_BLOCK_TEXT:
             self.report(
@@ -538,9 +527,7 @@ class _Answer:
 
     def to_response(self) -> web.Response:
         if isinstance(self.body, str):
-            return web.Response(
-                status=self.status, text=self.body, content_type="text/html", headers=self.headers
-            )
+            return web.Response(status=self.status, text=self.body, content_type="text/html", headers=self.headers)
         return web.json_response(self.body, status=self.status, headers=self.headers)
 
 
@@ -607,9 +594,14 @@ class SlackEmulator:
         self.private_channels: set[str] = set(private_channels)
         # Slack Connect channels, shared with another organisation.
         self.shared_channels: set[str] = set(shared_channels)
-        self.channel_names: dict[str, str] = dict(
-            DEFAULT_CHANNELS if channel_names is None else channel_names
-        )
+        self.channel_names: dict[str, str] = dict(DEFAULT_CHANNELS if channel_names is None else channel_names)
+
+        # Users that users.info reports as workspace admins or owners; every other U/W id is a member.
+        self.admin_users: set[str] = set()
+        self.owner_users: set[str] = set()
+
+        # Bodies posted to response URLs (`respond()` in Bolt), by the name given to `response_url`.
+        self.responses: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
 
         self.calls: list[RecordedCall] = []
         self.limit_violations: list[str] = []
@@ -621,9 +613,7 @@ class SlackEmulator:
         self._on_call = on_call
         self._runner: web.AppRunner | None = None
         self._posted: list[PostedMessage] = []
-        self._failures: dict[str, collections.deque[_ScriptedFailure]] = collections.defaultdict(
-            collections.deque
-        )
+        self._failures: dict[str, collections.deque[_ScriptedFailure]] = collections.defaultdict(collections.deque)
         self._new_call = asyncio.Condition()
         self._ts_seconds = int(time.time())
         self._ts_counter = 0
@@ -642,6 +632,7 @@ class SlackEmulator:
             "views.update": self._views_update,
             "users.conversations": self._users_conversations,
             "conversations.info": self._conversations_info,
+            "users.info": self._users_info,
         }
 
     # Lifecycle
@@ -659,6 +650,7 @@ class SlackEmulator:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_get("/api/{method}", self._handle_request)
         app.router.add_post("/api/{method}", self._handle_request)
+        app.router.add_post("/response/{name}", self._handle_response_url)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -697,6 +689,35 @@ class SlackEmulator:
         return f"http://{HOST}:{self.port}/api/"
 
     # Recording
+
+    def response_url(self, name: str = "default") -> str:
+        """Return a response URL on the emulator; what the bot posts there lands in `responses[name]`."""
+        return f"http://{HOST}:{self.port}/response/{name}"
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses[request.match_info["name"]].append(body)
+        async with self._new_call:
+            self._new_call.notify_all()
+        return web.json_response({"ok": True})
+
+    async def wait_for_response(
+        self, name: str = "default", count: int = 1, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """Wait until `count` bodies were posted to the response URL `name`, and return them."""
+
+        async def arrived() -> bool:
+            return len(self.responses[name]) >= count
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with self._new_call:
+            while not await arrived():
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise TimeoutError(f"{len(self.responses[name])} of {count} responses to {name} arrived")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_call.wait(), timeout=remaining)
+        return self.responses[name]
 
     def calls_to(self, method: str) -> list[RecordedCall]:
         return [call for call in self.calls if call.method == method]
@@ -782,9 +803,7 @@ class SlackEmulator:
         if failure.remaining == 0:
             queue.popleft()
         headers = {} if failure.retry_after is None else {"Retry-After": failure.retry_after}
-        body: dict[str, Any] | str = (
-            failure.body if failure.body is not None else {"ok": False, "error": failure.error}
-        )
+        body: dict[str, Any] | str = failure.body if failure.body is not None else {"ok": False, "error": failure.error}
         return _Answer(body, failure.status, headers)
 
     # Request handling
@@ -827,9 +846,7 @@ class SlackEmulator:
             return "invalid_auth"
         return None
 
-    async def _record(
-        self, context: _CallContext, token: str | None, received_at: float, answer: _Answer
-    ) -> None:
+    async def _record(self, context: _CallContext, token: str | None, received_at: float, answer: _Answer) -> None:
         method, params = context.method, context.params
         mentions = scan_message(params) if method in MESSAGE_METHODS else []
         call = RecordedCall(
@@ -876,9 +893,7 @@ class SlackEmulator:
             raise _SlackError("not_in_channel")
 
     def _known_channels(self) -> set[str]:
-        known = (
-            set(self.channel_names) | self.archived_channels | self.private_channels | self.shared_channels
-        )
+        known = set(self.channel_names) | self.archived_channels | self.private_channels | self.shared_channels
         if self.member_channels is not None:
             known |= self.member_channels
         return known
@@ -1052,9 +1067,7 @@ class SlackEmulator:
         if not params.get("thread_ts"):
             raise _SlackError("invalid_arguments", ["[ERROR] missing required field: thread_ts"])
         self._check_stream_recipient(context, channel)
-        message = self._store_message(
-            channel, _stream_text(params), None, params, thread_ts=params["thread_ts"]
-        )
+        message = self._store_message(channel, _stream_text(params), None, params, thread_ts=params["thread_ts"])
         message.streaming = True
         return {"ok": True, "channel": channel, "ts": message.ts}
 
@@ -1121,9 +1134,7 @@ class SlackEmulator:
         return {"ok": True, "view": self._store_view(view, view_id=None)}
 
     def _views_update(self, context: _CallContext) -> dict[str, Any]:
-        view_id = context.params.get("view_id") or self._view_id_for_external(
-            context.params.get("external_id")
-        )
+        view_id = context.params.get("view_id") or self._view_id_for_external(context.params.get("external_id"))
         if not view_id or view_id not in self.views:
             raise _SlackError("not_found")
         view = self._checked_view(context, expected_type=self.views[view_id].get("type"))
@@ -1205,6 +1216,25 @@ class SlackEmulator:
         if channel in self.private_channels and not self._is_member(channel):
             raise _SlackError("channel_not_found")
         return {"ok": True, "channel": self._channel_object(channel)}
+
+    def _users_info(self, context: _CallContext) -> dict[str, Any]:
+        user = context.params.get("user")
+        if not isinstance(user, str) or not user.startswith(("U", "W")):
+            raise _SlackError("user_not_found")
+        owner = user in self.owner_users
+        return {
+            "ok": True,
+            "user": {
+                "id": user,
+                "team_id": self.team_id,
+                "name": user.lower(),
+                "is_admin": owner or user in self.admin_users,
+                "is_owner": owner,
+                "is_primary_owner": False,
+                "is_bot": user == self.bot_user_id,
+                "tz": "Europe/Berlin",
+            },
+        }
 
 
 # --- Request parsing helpers ----------------------------------------------------------------
@@ -1376,11 +1406,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def _serve(args: argparse.Namespace) -> None:
     members = None if args.channels is None else {c.strip() for c in args.channels.split(",") if c.strip()}
-    names = (
-        DEFAULT_CHANNELS
-        if members is None
-        else {channel: f"channel-{channel.lower()}" for channel in members}
-    )
+    names = DEFAULT_CHANNELS if members is None else {channel: f"channel-{channel.lower()}" for channel in members}
     emulator = SlackEmulator(
         team_id=args.team,
         bot_token=args.token,
@@ -1391,6 +1417,7 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     async with emulator:
         print(f"SLACK_API_URL={emulator.base_url}", flush=True)
+        print(f"SLACK_BOT_TOKEN={args.token}  (team {args.team}, bot user {emulator.bot_user_id})", flush=True)
         await asyncio.Event().wait()
 
 

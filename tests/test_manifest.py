@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import jsonschema
 import pytest
@@ -56,6 +57,10 @@ def event_callback(event_type: str) -> dict[str, Any]:
         event["channel"] = "D0HOME"
     if event_type == "tokens_revoked":
         event["tokens"] = {"bot": ["U0BOT"]}
+    if event_type in ("channel_rename", "group_rename"):
+        event["channel"] = {"id": "C0OPS", "name": "renamed"}
+    elif event_type.startswith(("channel_", "group_", "member_")):
+        event["channel"] = "C0OPS"
     return {
         "token": "legacy",
         "team_id": TEAM_ID,
@@ -78,13 +83,24 @@ async def test_subscribed_event_has_listener(start_bot: BotFactory, emulator: Sl
 
 async def test_slash_command_answers_help(start_bot: BotFactory, emulator: SlackEmulator) -> None:
     bot = await start_bot(single_workspace_env(emulator))
-    body = "command=%2Fmissioncontrol&text=help&team_id=T0001&user_id=U0USER&channel_id=C0OPS&trigger_id=1.2"
-    headers = slack_headers(body, "application/x-www-form-urlencoded")
-    response = await bot.http.post("/slack/events", data=body, headers=headers)
+    response_url = emulator.response_url("help")
+    fields = {
+        "command": "/missioncontrol",
+        "text": "help",
+        "team_id": "T0001",
+        "user_id": "U0USER",
+        "channel_id": "C0OPS",
+        "trigger_id": "1.2",
+        "response_url": response_url,
+    }
+    body = urlencode(fields)
+    response = await bot.http.post(
+        "/slack/events", data=body, headers=slack_headers(body, "application/x-www-form-urlencoded")
+    )
     assert response.status == 200
-    answer = await response.json()
+    [answer] = await emulator.wait_for_response("help")
     assert answer["response_type"] == "ephemeral"
-    assert "/missioncontrol" in json.dumps(answer["blocks"])
+    assert "/missioncontrol rules add" in json.dumps(answer["blocks"])
 
 
 async def test_unsigned_slack_request_is_rejected(start_bot: BotFactory, emulator: SlackEmulator) -> None:
@@ -100,3 +116,12 @@ async def test_local_mode_slack_endpoint_explains(start_bot: BotFactory) -> None
     response = await bot.http.post("/slack/events", data="{}", headers={"Content-Type": "application/json"})
     assert response.status == 503
     assert "SLACK_BOT_TOKEN" in (await response.json())["error"]
+
+
+def test_every_scope_and_event_is_explained() -> None:
+    manifest = load_manifest()
+    guide = (ROOT / "docs" / "slack-app.md").read_text(encoding="utf-8")
+    for scope in manifest["oauth_config"]["scopes"]["bot"]:
+        assert f"`{scope}`" in guide, scope
+    for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
+        assert f"`{event}`" in guide, event

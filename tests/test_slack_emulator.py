@@ -828,6 +828,7 @@ async def test_standalone_prints_calls() -> None:
     try:
         first_line = (await asyncio.wait_for(process.stdout.readline(), 10)).decode().strip()
         base_url = first_line.removeprefix("SLACK_API_URL=")
+        token_line = (await asyncio.wait_for(process.stdout.readline(), 10)).decode().strip()
         client = AsyncWebClient(token=TOKEN, base_url=base_url)
         await client.chat_postMessage(channel="C0001", text="Alert <!channel>")
         lines = [(await asyncio.wait_for(process.stdout.readline(), 10)).decode().rstrip() for _ in range(2)]
@@ -837,6 +838,7 @@ async def test_standalone_prints_calls() -> None:
     rest = (await process.stdout.read()).decode()
 
     assert first_line.startswith("SLACK_API_URL=http://127.0.0.1:")
+    assert token_line.startswith(f"SLACK_BOT_TOKEN={TOKEN}")
     assert lines[0] == "chat.postMessage channel=C0001 ok text='Alert <!channel>'"
     assert lines[1] == "  mention (broadcast): <!channel>"
     assert process.returncode == 0

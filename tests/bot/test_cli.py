@@ -15,7 +15,7 @@ import pytest
 
 from bot.cli import EXIT_USAGE, build_parser, main
 from bot.rules_cli import run_rules_command
-from bot.send_event import MAX_EVENT_ID_LENGTH, send_event_file, with_new_ids
+from bot.send_event import MAX_EVENT_ID_LENGTH, read_body, send_event_file, with_new_ids
 from bot.settings import Settings, load_settings
 from storage.events_schema import Severity
 from storage.models import NotificationType, RuleState
@@ -485,7 +485,7 @@ async def test_send_event_new_id_needs_json(tmp_path: Path, capsys: pytest.Captu
     code = await send_event_file(SETTINGS, str(path), url="http://127.0.0.1:9/", new_id=True, stdout=io.StringIO())
 
     assert code == 2
-    assert "--new-id needs valid JSON" in capsys.readouterr().err
+    assert "--new-id and --now need valid JSON" in capsys.readouterr().err
 
 
 def test_new_ids_keep_prefix() -> None:
@@ -510,3 +510,12 @@ def test_new_ids_each_batch_event() -> None:
 
     assert len(set(ids)) == 3
     assert ids[2].startswith("evt-")
+
+
+def test_read_body_now_sets_current_time(tmp_path: Path) -> None:
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps({"events": [{"id": "a", "occurred_at": "2020-01-01T00:00:00Z"}]}), encoding="utf-8")
+    body = json.loads(read_body(str(path), new_id=False, now=True))
+    [event] = body["events"]
+    assert event["id"] == "a"
+    assert event["occurred_at"] > "2026-01-01"

@@ -283,12 +283,19 @@ async def test_apply_seed_default_workspace(tmp_path: Path, storage: Storage, cl
     assert await storage.workspaces.get("T0SINGLE") is not None
 
 
-async def test_apply_seed_file_workspace_wins(tmp_path: Path, storage: Storage, clock: FakeClock) -> None:
-    # The file names the same team as the configured workspace, so the file's entry is the one stored.
+async def test_apply_seed_settings_workspace_wins(tmp_path: Path, storage: Storage, clock: FakeClock) -> None:
+    # In single-workspace mode the environment names the account, whatever the file's entry for it says.
     default = SeedWorkspace(team_id="T0AGENCY", name="From settings", agency_id="ag-other", client_id=None)
 
     await apply_text(tmp_path, storage, clock, AGENCY, default_team_id="T0AGENCY", default_workspace=default)
     workspace = await storage.workspaces.get("T0AGENCY")
 
     assert workspace is not None
-    assert workspace.agency_id == "ag-acme"
+    assert workspace.agency_id == "ag-other"
+
+
+async def test_apply_seed_other_team_rejected(tmp_path: Path, storage: Storage, clock: FakeClock) -> None:
+    default = SeedWorkspace(team_id="T0TOKEN", name="From settings", agency_id="ag-acme", client_id=None)
+
+    with pytest.raises(SeedError, match="T0AGENCY is not the workspace of SLACK_BOT_TOKEN"):
+        await apply_text(tmp_path, storage, clock, AGENCY, default_team_id="T0TOKEN", default_workspace=default)
