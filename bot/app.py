@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -65,6 +66,7 @@ class Runtime:
     slack_client: AsyncWebClient | None
     web_app: web.Application
     tokens: SingleWorkspaceTokens | None = None
+    socket_mode: AsyncSocketModeHandler | None = None
     identity: Identity | None = None
     owns_database: bool = True
 
@@ -84,9 +86,15 @@ class Runtime:
         await self.router.sweep()
         self.router.start()
         self.delivery.start()
+        if self.socket_mode is not None:
+            # Slack traffic arrives over a WebSocket that the bot opens, instead of at /slack/events.
+            await self.socket_mode.connect_async()
+            logger.info("Socket Mode connected")
 
     async def stop(self, *, delivery_timeout: float = 10.0) -> None:
         """Stop routing, let in-flight posts finish within `delivery_timeout`, then close what this runtime owns."""
+        if self.socket_mode is not None:
+            await self.socket_mode.close_async()
         await self.router.stop()
         await self.delivery.stop(timeout=delivery_timeout)
         await self.index.stop()
@@ -205,6 +213,7 @@ def build_runtime(
         slack_client=slack_client,
         web_app=web_app,
         tokens=tokens,
+        socket_mode=_build_socket_mode(settings, bolt_app, slack_client),
         owns_database=owns_database,
     )
 
@@ -230,6 +239,14 @@ def _build_slack(settings: Settings) -> tuple[AsyncWebClient | None, AsyncApp | 
     signing_secret = settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
     app = AsyncApp(client=client, signing_secret=signing_secret, logger=logging.getLogger("slack_bolt"))
     return client, app
+
+
+def _build_socket_mode(
+    settings: Settings, bolt_app: AsyncApp | None, client: AsyncWebClient | None
+) -> AsyncSocketModeHandler | None:
+    if settings.SLACK_APP_TOKEN is None or bolt_app is None:
+        return None
+    return AsyncSocketModeHandler(bolt_app, app_token=settings.SLACK_APP_TOKEN.get_secret_value(), web_client=client)
 
 
 def _wire_handlers(app: AsyncApp, *, storage: Storage, clock: Clock, services: Services) -> None:

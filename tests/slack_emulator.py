@@ -600,6 +600,12 @@ class SlackEmulator:
         self.admin_users: set[str] = set()
         self.owner_users: set[str] = set()
 
+        # Socket Mode: app-level tokens accepted by apps.connections.open, the open connections, and the
+        # acknowledgements received, by envelope id.
+        self.app_tokens: set[str] = {"xapp-test-token"}
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
         # Bodies posted to response URLs (`respond()` in Bolt), by the name given to `response_url`.
         self.responses: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
 
@@ -633,6 +639,7 @@ class SlackEmulator:
             "users.conversations": self._users_conversations,
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     # Lifecycle
@@ -651,6 +658,7 @@ class SlackEmulator:
         app.router.add_get("/api/{method}", self._handle_request)
         app.router.add_post("/api/{method}", self._handle_request)
         app.router.add_post("/response/{name}", self._handle_response_url)
+        app.router.add_get("/socket", self._handle_socket)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -666,6 +674,8 @@ class SlackEmulator:
         """Stop serving. Recorded calls stay readable."""
         if self._runner is None:
             return
+        for socket in list(self._sockets):
+            await socket.close()
         await self._runner.cleanup()
         self._runner = None
         logger.info("Slack emulator stopped")
@@ -828,7 +838,11 @@ class SlackEmulator:
         scripted = self._take_failure(context.method)
         if scripted is not None:
             return scripted
-        auth_error = None if context.method in TOKENLESS_METHODS else self._token_error(token)
+        if context.method == "apps.connections.open":
+            # Only app-level tokens open Socket Mode connections; bot tokens get not_allowed_token_type.
+            auth_error = None if token in self.app_tokens else ("not_authed" if not token else "not_allowed_token_type")
+        else:
+            auth_error = None if context.method in TOKENLESS_METHODS else self._token_error(token)
         if auth_error is not None:
             return _Answer({"ok": False, "error": auth_error})
         handler = self._handlers.get(context.method, _answer_ok)
@@ -1216,6 +1230,45 @@ class SlackEmulator:
         if channel in self.private_channels and not self._is_member(channel):
             raise _SlackError("channel_not_found")
         return {"ok": True, "channel": self._channel_object(channel)}
+
+    def _apps_connections_open(self, context: _CallContext) -> dict[str, Any]:
+        return {"ok": True, "url": f"ws://{HOST}:{self.port}/socket"}
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": len(self._sockets)})
+        try:
+            async for message in socket:
+                if message.type != web.WSMsgType.TEXT:
+                    continue
+                reply = json.loads(message.data)
+                waiter = self._socket_acks.pop(str(reply.get("envelope_id")), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(reply)
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+    async def wait_for_socket(self, timeout: float = 5.0) -> None:
+        """Wait until the bot has opened a Socket Mode connection."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._sockets:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("no Socket Mode connection was opened")
+            await asyncio.sleep(0.01)
+
+    async def send_socket_request(self, kind: str, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """Send an envelope over Socket Mode, as Slack does, and return the bot's acknowledgement."""
+        await self.wait_for_socket(timeout)
+        self._view_counter += 1
+        envelope_id = f"envelope-{self._view_counter}"
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._socket_acks[envelope_id] = waiter
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": True}
+        await self._sockets[-1].send_json(envelope)
+        return await asyncio.wait_for(waiter, timeout)
 
     def _users_info(self, context: _CallContext) -> dict[str, Any]:
         user = context.params.get("user")

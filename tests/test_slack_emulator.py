@@ -455,9 +455,7 @@ async def test_update_text_over_4000_msg_too_long(emulator: SlackEmulator, clien
     posted = await client.chat_postMessage(channel="C0001", text="short")
 
     at_limit = await client.chat_update(channel="C0001", ts=posted["ts"], text="x" * MAX_UPDATE_TEXT)
-    error = await slack_error(
-        client.chat_update(channel="C0001", ts=posted["ts"], text="x" * (MAX_UPDATE_TEXT + 1))
-    )
+    error = await slack_error(client.chat_update(channel="C0001", ts=posted["ts"], text="x" * (MAX_UPDATE_TEXT + 1)))
 
     assert at_limit["ok"] is True
     assert error.response["error"] == "msg_too_long"
@@ -609,9 +607,7 @@ def test_find_mentions_in_blocks() -> None:
             {"type": "context", "elements": [{"type": "mrkdwn", "text": "cc <!here>"}]},
             {
                 "type": "rich_text",
-                "elements": [
-                    {"type": "rich_text_section", "elements": [{"type": "broadcast", "range": "everyone"}]}
-                ],
+                "elements": [{"type": "rich_text_section", "elements": [{"type": "broadcast", "range": "everyone"}]}],
             },
         ],
     }
@@ -740,9 +736,7 @@ async def test_clear_keeps_messages_for_updates(emulator: SlackEmulator, client:
 async def test_invalid_json_body(emulator: SlackEmulator) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     async with aiohttp.ClientSession() as session:
-        async with session.post(
-            f"{emulator.base_url}chat.postMessage", data="{", headers=headers
-        ) as response:
+        async with session.post(f"{emulator.base_url}chat.postMessage", data="{", headers=headers) as response:
             body = await response.json()
 
     assert body == {"ok": False, "error": "invalid_json"}
@@ -791,9 +785,7 @@ async def test_chat_stream_assembles_text(emulator: SlackEmulator, client: Async
     assert reply.mention_kinds == {"broadcast"}
 
 
-async def test_start_stream_in_channel_needs_recipient(
-    emulator: SlackEmulator, client: AsyncWebClient
-) -> None:
+async def test_start_stream_in_channel_needs_recipient(emulator: SlackEmulator, client: AsyncWebClient) -> None:
     error = await slack_error(client.chat_startStream(channel="C0001", thread_ts="1.000001"))
 
     assert error.response["error"] == "invalid_arguments"

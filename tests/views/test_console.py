@@ -11,9 +11,7 @@ from views.messages import SlackMessage, build_event_message
 
 
 def render(event_type: str, **data: Any) -> str:
-    message = build_event_message(
-        make_event(event_type, **data), web_url="https://mc.test", client_workspace=False
-    )
+    message = build_event_message(make_event(event_type, **data), web_url="https://mc.test", client_workspace=False)
     return render_console(message, channel="C0001", team_id="T0001")
 
 
@@ -74,9 +72,7 @@ def test_console_unknown_block_named() -> None:
 @pytest.mark.parametrize(
     ("mrkdwn", "readable"),
     [
-        pytest.param(
-            "<!date^1^{date_short_pretty} at {time}|2026-03-05 14:30 UTC>", "2026-03-05 14:30 UTC", id="date"
-        ),
+        pytest.param("<!date^1^{date_short_pretty} at {time}|2026-03-05 14:30 UTC>", "2026-03-05 14:30 UTC", id="date"),
         pytest.param("<https://a.test/?x=1&amp;y=2|Open>", "Open (https://a.test/?x=1&y=2)", id="link"),
         pytest.param("<https://a.test/>", "https://a.test/", id="bare-link"),
         pytest.param("a &lt;b&gt; &amp;amp;", "a <b> &amp;", id="entities"),

@@ -227,9 +227,7 @@ def test_format_utc_minute_precision() -> None:
 LINK_CASES = [
     pytest.param("https://mc.test/a", "Open", "<https://mc.test/a|Open>", id="https"),
     pytest.param("http://mc.test/a", "Open", "<http://mc.test/a|Open>", id="http"),
-    pytest.param(
-        "https://mc.test/?a=1&b=2", "Open", "<https://mc.test/?a=1&amp;b=2|Open>", id="query-ampersand"
-    ),
+    pytest.param("https://mc.test/?a=1&b=2", "Open", "<https://mc.test/?a=1&amp;b=2|Open>", id="query-ampersand"),
     pytest.param("https://mc.test/a", "<b> & c", "<https://mc.test/a|&lt;b&gt; &amp; c>", id="label-escaped"),
     pytest.param("https://mc.test/a", "two\nlines", "<https://mc.test/a|two lines>", id="label-one-line"),
     pytest.param("javascript:alert(1)", "Open", "Open", id="javascript-scheme"),
