@@ -20,14 +20,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, SystemClock
 from bot.delivery import DeliveryConfig, DeliveryService
 from bot.ingest import EventIngest
+from bot.linking import LinkService
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
 from bot.rule_index import RuleIndex
 from bot.seed import SeedWorkspace, apply_seed, load_seed_file
 from bot.settings import Settings, SlackMode
+from bot.slack_setup import SlackSide, build_slack_side
 from bot.test_messages import TestMessageService
 from bot.web import create_web_app
-from handlers import channels, commands, home, lifecycle, rules
+from handlers import channels, commands, home, houston, lifecycle, rules
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, SERVICES, STORAGE, Services
 from storage.database import Database, open_database
@@ -37,7 +39,6 @@ from storage.store import Storage
 logger = logging.getLogger(__name__)
 
 EXAMPLES_SEED = Path(__file__).resolve().parent.parent / "examples" / "seed.yaml"
-SLACK_TIMEOUT_SECONDS = 10
 
 
 class StartError(Exception):
@@ -65,6 +66,7 @@ class Runtime:
     bolt_app: AsyncApp | None
     slack_client: AsyncWebClient | None
     web_app: web.Application
+    slack: SlackSide | None = None
     tokens: SingleWorkspaceTokens | None = None
     socket_mode: AsyncSocketModeHandler | None = None
     identity: Identity | None = None
@@ -73,6 +75,8 @@ class Runtime:
     async def start(self, *, seed_path: Path | None = None) -> None:
         """Prepare storage, seed, identify the workspace, then start routing and delivery."""
         await self.storage.ensure_indexes()
+        for ensure in self.slack.ensure_indexes if self.slack else []:
+            await ensure()
         if self.settings.slack_mode is SlackMode.SINGLE_WORKSPACE:
             self.identity = await self._identify_workspace()
         seed = seed_path
@@ -171,36 +175,31 @@ def build_runtime(
     delivery_config: DeliveryConfig | None = None,
 ) -> Runtime:
     """Create every part; nothing connects until `Runtime.start`."""
-    if settings.slack_mode is SlackMode.OAUTH:
-        # TODO: OAuth distribution (install pages, MongoDB installation store) is not built yet.
-        raise StartError("OAuth mode (SLACK_CLIENT_ID) is not available yet: set SLACK_BOT_TOKEN for one workspace.")
     clock = clock or SystemClock()
     owns_database = database is None
     database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
     storage = Storage.create(database, retention_days=settings.MISSIONCONTROL_RETENTION_DAYS)
     index = RuleIndex(storage)
-    slack_client, bolt_app = _build_slack(settings)
-    tokens = None
-    if settings.SLACK_BOT_TOKEN is not None:
-        tokens = SingleWorkspaceTokens(settings.SLACK_BOT_TOKEN.get_secret_value())
+    slack = build_slack_side(settings, storage=storage, database=database, clock=clock)
     if poster is None:
-        poster = _build_poster(slack_client, tokens, stdout)
+        poster = SlackPoster(client=slack.client, tokens=slack.tokens) if slack else ConsolePoster(stdout)
     delivery = DeliveryService(
         storage=storage, poster=poster, index=index, clock=clock, web_url=settings.web_url, config=delivery_config
     )
     router = Router(storage=storage, index=index, clock=clock, on_deliveries=delivery.wake)
-    if bolt_app is not None:
-        test_messages = TestMessageService(
-            storage=storage, poster=poster, clock=clock, index=index, web_url=settings.web_url
-        )
-        services = Services(test_messages=test_messages, rules_changed=index.mark_stale, admin_cache=AdminCache())
-        _wire_handlers(bolt_app, storage=storage, clock=clock, services=services)
+    if slack is not None:
+        _wire_handlers(slack, settings=settings, storage=storage, clock=clock, poster=poster, index=index)
 
     def on_stored(events: list[StoredEvent]) -> None:
         router.submit(events)
 
     ingest = EventIngest(events=storage.events, secrets=settings.events_secrets, clock=clock, on_stored=on_stored)
-    web_app = create_web_app(ingest=ingest, bolt_app=bolt_app, ready=database.ping)
+    web_app = create_web_app(
+        ingest=ingest,
+        bolt_app=slack.app if slack else None,
+        oauth_flow=slack.oauth_flow if slack else None,
+        ready=database.ping,
+    )
     return Runtime(
         settings=settings,
         clock=clock,
@@ -209,48 +208,47 @@ def build_runtime(
         router=router,
         delivery=delivery,
         ingest=ingest,
-        bolt_app=bolt_app,
-        slack_client=slack_client,
+        bolt_app=slack.app if slack else None,
+        slack_client=slack.client if slack else None,
         web_app=web_app,
-        tokens=tokens,
-        socket_mode=_build_socket_mode(settings, bolt_app, slack_client),
+        slack=slack,
+        tokens=slack.single_workspace_tokens if slack else None,
+        socket_mode=_build_socket_mode(settings, slack),
         owns_database=owns_database,
     )
 
 
-def _build_poster(
-    slack_client: AsyncWebClient | None, tokens: SingleWorkspaceTokens | None, stdout: TextIO | None
-) -> Poster:
-    if slack_client is None or tokens is None:
-        return ConsolePoster(stdout)
-    return SlackPoster(client=slack_client, tokens=tokens)
-
-
-def _build_slack(settings: Settings) -> tuple[AsyncWebClient | None, AsyncApp | None]:
-    if settings.slack_mode is SlackMode.LOCAL:
-        return None, None
-    assert settings.SLACK_BOT_TOKEN is not None
-    client = AsyncWebClient(
-        token=settings.SLACK_BOT_TOKEN.get_secret_value(),
-        base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT_SECONDS,
-        logger=logging.getLogger("slack_sdk.web"),
-    )
-    signing_secret = settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
-    app = AsyncApp(client=client, signing_secret=signing_secret, logger=logging.getLogger("slack_bolt"))
-    return client, app
-
-
-def _build_socket_mode(
-    settings: Settings, bolt_app: AsyncApp | None, client: AsyncWebClient | None
-) -> AsyncSocketModeHandler | None:
-    if settings.SLACK_APP_TOKEN is None or bolt_app is None:
+def _build_socket_mode(settings: Settings, slack: SlackSide | None) -> AsyncSocketModeHandler | None:
+    if settings.SLACK_APP_TOKEN is None or slack is None:
         return None
-    return AsyncSocketModeHandler(bolt_app, app_token=settings.SLACK_APP_TOKEN.get_secret_value(), web_client=client)
+    token = settings.SLACK_APP_TOKEN.get_secret_value()
+    return AsyncSocketModeHandler(slack.app, app_token=token, web_client=slack.client)
 
 
-def _wire_handlers(app: AsyncApp, *, storage: Storage, clock: Clock, services: Services) -> None:
-    @app.middleware
+def _wire_handlers(
+    slack: SlackSide, *, settings: Settings, storage: Storage, clock: Clock, poster: Poster, index: RuleIndex
+) -> None:
+    test_messages = TestMessageService(
+        storage=storage, poster=poster, clock=clock, index=index, web_url=settings.web_url
+    )
+    linker = None
+    if slack.grants is not None:
+        linker = LinkService(
+            storage=storage,
+            grants=slack.grants,
+            install_secrets=settings.install_secrets,
+            clock=clock,
+            on_change=index.mark_stale,
+        )
+    services = Services(
+        test_messages=test_messages,
+        rules_changed=index.mark_stale,
+        admin_cache=AdminCache(),
+        linker=linker,
+        revocation=slack.revocation,
+    )
+
+    @slack.app.middleware
     async def inject_services(context: AsyncBoltContext, next: Any) -> None:
         # Handlers never import bot/: they find what they need in Bolt's context.
         context[STORAGE] = storage
@@ -258,11 +256,12 @@ def _wire_handlers(app: AsyncApp, *, storage: Storage, clock: Clock, services: S
         context[SERVICES] = services
         await next()
 
-    commands.register(app)
-    home.register(app)
-    rules.register(app)
-    channels.register(app)
-    lifecycle.register(app)
+    commands.register(slack.app)
+    home.register(slack.app)
+    rules.register(slack.app)
+    channels.register(slack.app)
+    lifecycle.register(slack.app)
+    houston.register(slack.app)
 
 
 __all__ = ["Runtime", "StartError", "build_runtime"]

@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     remove = rule_commands.add_parser("remove", help="remove a rule")
     remove.add_argument("rule_id", metavar="RULE_ID")
 
+    grant = commands.add_parser("grant", help="print a signed install grant (needs MISSIONCONTROL_INSTALL_SECRET)")
+    grant.add_argument("--agency", required=True, help="Mission Control agency id")
+    grant.add_argument("--client", help="client id, for a client workspace; omit for an agency workspace")
+    grant.add_argument("--user", help="Mission Control user id of the person who installs")
+    grant.add_argument("--ttl", default="1h", help="how long the grant is valid: 30m, 1h, 7d (at most 30d)")
+
+    commands.add_parser("rotate-key", help="re-encrypt stored Slack tokens under the newest encryption key")
+
     manifest = commands.add_parser("manifest", help="print manifest.yml with its URLs pointing at your host")
     manifest.add_argument("--url", required=True, help="public base URL of the bot, such as https://bot.example.com")
 
@@ -79,6 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.send_event import send_event_file
 
         return asyncio.run(send_event_file(settings, args.file, url=args.url, new_id=args.new_id, now=args.now))
+    if args.command == "grant":
+        from bot.admin_cli import print_grant
+
+        return print_grant(settings, agency=args.agency, client=args.client, user=args.user, ttl=args.ttl)
+    if args.command == "rotate-key":
+        from bot.admin_cli import rotate_key
+
+        return asyncio.run(rotate_key(settings))
     if args.command == "rules":
         from bot.rules_cli import run_rules_command
 
@@ -92,7 +108,9 @@ MANIFEST_PLACEHOLDER_HOST = "https://missioncontrol.example.com"
 
 def manifest_for(base_url: str) -> str:
     """Return manifest.yml with the placeholder host replaced by `base_url`."""
-    return MANIFEST.read_text(encoding="utf-8").replace(MANIFEST_PLACEHOLDER_HOST, base_url.rstrip("/"))
+    # Accept the request URL itself too: the manifest adds /slack/events to the host.
+    host = base_url.rstrip("/").removesuffix("/slack/events")
+    return MANIFEST.read_text(encoding="utf-8").replace(MANIFEST_PLACEHOLDER_HOST, host)
 
 
 def _manifest(base_url: str) -> int:

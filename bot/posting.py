@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import Protocol, TextIO
 
+from slack_sdk.oauth.installation_store import Bot
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from views.console import render_console
@@ -78,3 +80,44 @@ class ConsolePoster:
         stream.write(render_console(message, channel=channel, team_id=team_id) + "\n")
         stream.flush()
         return f"local.{next(self._counter):06d}"
+
+
+class InstallationTokens:
+    """OAuth mode: each workspace's bot token from the installation store, refreshed before it expires.
+
+    `team_id` is the project's workspace key: a team id, or an enterprise id for an org-wide install.
+    """
+
+    # Bolt refreshes tokens this long before expiry on incoming requests; delivery does the same.
+    REFRESH_MINUTES_BEFORE_EXPIRY = 120
+
+    def __init__(self, *, store: BotStore, rotator: AsyncTokenRotator | None) -> None:
+        self._store = store
+        self._rotator = rotator
+
+    async def bot_token(self, team_id: str) -> str | None:
+        if team_id.startswith("E"):
+            bot = await self._store.async_find_bot(enterprise_id=team_id, team_id=None, is_enterprise_install=True)
+        else:
+            bot = await self._store.find_bot_by_team(team_id)
+        if bot is None:
+            return None
+        if self._rotator is not None and bot.bot_refresh_token:
+            refreshed = await self._rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=self.REFRESH_MINUTES_BEFORE_EXPIRY
+            )
+            if refreshed is not None:
+                await self._store.async_save_bot(refreshed)
+                logger.info("Bot token refreshed (team %s)", team_id)
+                bot = refreshed
+        return bot.bot_token
+
+
+class BotStore(Protocol):
+    async def async_find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None: ...
+
+    async def find_bot_by_team(self, team_id: str) -> Bot | None: ...
+
+    async def async_save_bot(self, bot: Bot) -> None: ...

@@ -49,8 +49,8 @@ class Settings(BaseSettings):
     MISSIONCONTROL_EVENTS_SECRET: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     MISSIONCONTROL_AGENCY_ID: str | None = None
     MISSIONCONTROL_CLIENT_ID: str | None = None
-    MISSIONCONTROL_INSTALL_SECRET: SecretStr | None = None
-    MISSIONCONTROL_ENCRYPTION_KEY: SecretStr | None = None
+    MISSIONCONTROL_INSTALL_SECRET: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    MISSIONCONTROL_ENCRYPTION_KEY: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     MISSIONCONTROL_RETENTION_DAYS: int = Field(default=30, ge=1, le=3650)
     MISSIONCONTROL_WEB_URL: str | None = None
 
@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: str = "text"
 
-    @field_validator("MISSIONCONTROL_EVENTS_SECRET", mode="before")
+    @field_validator(
+        "MISSIONCONTROL_EVENTS_SECRET", "MISSIONCONTROL_INSTALL_SECRET", "MISSIONCONTROL_ENCRYPTION_KEY", mode="before"
+    )
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
@@ -119,6 +121,16 @@ class Settings(BaseSettings):
         return secrets or [LOCAL_EVENTS_SECRET]
 
     @property
+    def install_secrets(self) -> list[str]:
+        """Secrets accepted on install grants, the signing one first."""
+        return [secret.get_secret_value() for secret in self.MISSIONCONTROL_INSTALL_SECRET]
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        """Fernet keys for tokens at rest, newest first."""
+        return [key.get_secret_value() for key in self.MISSIONCONTROL_ENCRYPTION_KEY]
+
+    @property
     def uses_local_events_secret(self) -> bool:
         return not self.MISSIONCONTROL_EVENTS_SECRET
 
@@ -164,6 +176,11 @@ def _check_combinations(settings: Settings) -> None:
         _require(settings, "SLACK_CLIENT_ID", "the app's client id from its Basic Information page")
         _require(settings, "SLACK_CLIENT_SECRET", "the app's client secret from its Basic Information page")
         _require(settings, "SLACK_REDIRECT_URI", "https://YOUR-HOST/slack/oauth_redirect")
+        if not settings.install_secrets:
+            raise SettingsError(
+                "MISSIONCONTROL_INSTALL_SECRET is missing: set it to the secret Mission Control signs install grants "
+                "with (required in OAuth mode)."
+            )
     if has_token and not settings.SLACK_BOT_TOKEN.get_secret_value().startswith("xoxb-"):  # type: ignore[union-attr]
         raise SettingsError("SLACK_BOT_TOKEN is not a bot token: set it to the xoxb- token of the app.")
     if settings.SLACK_APP_TOKEN and not settings.SLACK_APP_TOKEN.get_secret_value().startswith("xapp-"):
@@ -188,5 +205,5 @@ def _check_combinations(settings: Settings) -> None:
 
 
 def _require(settings: Settings, name: str, what: str) -> None:
-    if getattr(settings, name) in (None, ""):
+    if getattr(settings, name) in (None, "", []):
         raise SettingsError(f"{name} is missing: set it to {what}.")

@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.services import clock_of, services_of, storage_of
+from handlers.services import clock_of, services_of, storage_of, team_key
 from storage.models import Channel
 from storage.store import Storage
 
@@ -101,20 +101,21 @@ def _channel_id(event: dict[str, Any]) -> str | None:
 
 async def on_member_joined(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
     channel_id = _channel_id(event)
-    if event.get("user") != context.bot_user_id or not channel_id or context.team_id is None:
+    team_id = await team_key(context)
+    if event.get("user") != context.bot_user_id or not channel_id or team_id is None:
         return
     storage, now = storage_of(context), clock_of(context).now()
     fields: dict[str, Any] = {"is_member": True, "is_archived": False}
     try:
         info = await client.conversations_info(channel=channel_id)
-        channel = _to_channel(context.team_id, info["channel"], is_member=True)
+        channel = _to_channel(team_id, info["channel"], is_member=True)
         fields.update(name=channel.name, is_private=channel.is_private, is_shared=channel.is_shared)
     except SlackApiError as error:
         logger.warning("conversations.info failed (channel %s, error %s)", channel_id, error.response.get("error"))
-    await storage.channels.update(context.team_id, channel_id, now=now, **fields)
-    resumed = await storage.rules.resume_channel(context.team_id, channel_id, now=now)
+    await storage.channels.update(team_id, channel_id, now=now, **fields)
+    resumed = await storage.rules.resume_channel(team_id, channel_id, now=now)
     _rules_changed(context, resumed)
-    logger.info("Bot joined channel (team %s, channel %s, rules resumed %d)", context.team_id, channel_id, resumed)
+    logger.info("Bot joined channel (team %s, channel %s, rules resumed %d)", team_id, channel_id, resumed)
 
 
 async def on_bot_left(event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -131,17 +132,16 @@ async def on_deleted(event: dict[str, Any], context: AsyncBoltContext) -> None:
 
 async def _fail_rules(event: dict[str, Any], context: AsyncBoltContext, reason: str, **fields: Any) -> None:
     channel_id = _channel_id(event)
-    if not channel_id or context.team_id is None:
+    team_id = await team_key(context)
+    if not channel_id or team_id is None:
         return
     storage, now = storage_of(context), clock_of(context).now()
-    await storage.channels.update(context.team_id, channel_id, now=now, **fields)
-    failed = await storage.rules.fail_channel(
-        context.team_id, channel_id, reason=reason.format(channel=channel_id), now=now
-    )
+    await storage.channels.update(team_id, channel_id, now=now, **fields)
+    failed = await storage.rules.fail_channel(team_id, channel_id, reason=reason.format(channel=channel_id), now=now)
     _rules_changed(context, failed)
     logger.info(
         "Channel can no longer receive messages (team %s, channel %s, event %s, rules failing %d)",
-        context.team_id,
+        team_id,
         channel_id,
         event.get("type"),
         failed,
@@ -150,32 +150,33 @@ async def _fail_rules(event: dict[str, Any], context: AsyncBoltContext, reason: 
 
 async def on_unarchived(event: dict[str, Any], context: AsyncBoltContext) -> None:
     channel_id = _channel_id(event)
-    if not channel_id or context.team_id is None:
+    team_id = await team_key(context)
+    if not channel_id or team_id is None:
         return
     storage, now = storage_of(context), clock_of(context).now()
-    await storage.channels.update(context.team_id, channel_id, now=now, is_archived=False)
-    resumed = await storage.rules.resume_channel(context.team_id, channel_id, now=now)
+    await storage.channels.update(team_id, channel_id, now=now, is_archived=False)
+    resumed = await storage.rules.resume_channel(team_id, channel_id, now=now)
     _rules_changed(context, resumed)
-    logger.info("Channel unarchived (team %s, channel %s, rules resumed %d)", context.team_id, channel_id, resumed)
+    logger.info("Channel unarchived (team %s, channel %s, rules resumed %d)", team_id, channel_id, resumed)
 
 
 async def on_renamed(event: dict[str, Any], context: AsyncBoltContext) -> None:
     channel = event.get("channel") or {}
-    if not isinstance(channel, dict) or not channel.get("id") or context.team_id is None:
+    team_id = await team_key(context)
+    if not isinstance(channel, dict) or not channel.get("id") or team_id is None:
         return
     await storage_of(context).channels.update(
-        context.team_id, str(channel["id"]), now=clock_of(context).now(), name=str(channel.get("name") or channel["id"])
+        team_id, str(channel["id"]), now=clock_of(context).now(), name=str(channel.get("name") or channel["id"])
     )
 
 
 async def on_shared_changed(event: dict[str, Any], context: AsyncBoltContext) -> None:
     channel_id = _channel_id(event)
-    if not channel_id or context.team_id is None:
+    team_id = await team_key(context)
+    if not channel_id or team_id is None:
         return
     shared = event.get("type") == "channel_shared"
-    await storage_of(context).channels.update(
-        context.team_id, channel_id, now=clock_of(context).now(), is_shared=shared
-    )
+    await storage_of(context).channels.update(team_id, channel_id, now=clock_of(context).now(), is_shared=shared)
 
 
 def _rules_changed(context: AsyncBoltContext, count: int) -> None:

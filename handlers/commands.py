@@ -9,17 +9,22 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.home import client_names
-from handlers.permissions import check_permission
+from handlers.permissions import check_permission, managers_hint
 from handlers.rules import open_add_modal, rules_message
-from handlers.services import clock_of, services_of, storage_of
+from handlers.services import clock_of, services_of, storage_of, workspace_of
 from storage.models import DeliveryState, Workspace
-from views.help import closest_subcommand, help_message, unknown_command_message
+from views.help import closest_subcommand, help_message, refusal_message, unknown_command_message
 from views.status import StatusModel, build_status_message
 
 logger = logging.getLogger(__name__)
 
 COMMAND = "/missioncontrol"
 NOT_YET = "`/missioncontrol {name}` is not available yet. Type `/missioncontrol help` to see what is."
+LINK_USAGE = "Usage: `/missioncontrol link <grant>`, with the grant from Mission Control's Slack settings."
+LINK_SINGLE_WORKSPACE = (
+    "This bot runs for one workspace, whose account is set by its operator (MISSIONCONTROL_AGENCY_ID), "
+    "so it cannot be linked from Slack."
+)
 NO_WORKSPACE = "Mission Control does not know this workspace yet. Ask the person who installed it to check the bot."
 
 
@@ -33,21 +38,25 @@ async def handle_command(
     # Acknowledge first: everything below may take longer than Slack's 3 seconds.
     await ack()
     words = (command.get("text") or "").split()
-    subcommand = " ".join(words[:2]).lower() if words[:2] == ["rules", "add"] else (words[0].lower() if words else "")
+    lowered = [word.lower() for word in words]
+    subcommand = "rules add" if lowered[:2] == ["rules", "add"] else (lowered[0] if lowered else "")
+    if subcommand == "rules" and len(lowered) > 1:
+        # "rules ad" or "rules remove" is a typo or an unknown action, not a request for the list.
+        subcommand = " ".join(lowered[:2])
     logger.info(
         "Slash command (team %s, user %s, subcommand %s)", context.team_id, command.get("user_id"), subcommand or "-"
     )
     if subcommand in ("", "help"):
         await respond(response_type="ephemeral", **help_message())
         return
-    if subcommand in ("digest", "link"):
+    if subcommand == "digest":
         await respond(response_type="ephemeral", text=NOT_YET.format(name=subcommand))
         return
-    if subcommand not in ("rules", "rules add", "status"):
+    if subcommand not in ("rules", "rules add", "status", "link"):
         text = " ".join(words)
         await respond(response_type="ephemeral", **unknown_command_message(text, closest_subcommand(text)))
         return
-    workspace = await storage_of(context).workspaces.get(context.team_id or "")
+    workspace = await workspace_of(context)
     if workspace is None:
         await respond(response_type="ephemeral", text=NO_WORKSPACE)
     elif subcommand == "rules add":
@@ -58,11 +67,35 @@ async def handle_command(
             user_id=command["user_id"],
             respond=respond,
         )
+    elif subcommand == "link":
+        await _link(respond, client, context, workspace, command, words[1:])
     elif subcommand == "rules":
         can_manage = await _can_manage(client, context, workspace, command["user_id"])
         await respond(response_type="ephemeral", **await rules_message(context, workspace, can_manage))
     else:
         await respond(response_type="ephemeral", **await _status(context, workspace))
+
+
+async def _link(
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    workspace: Workspace,
+    command: dict[str, Any],
+    arguments: list[str],
+) -> None:
+    linker = services_of(context).linker
+    if linker is None:
+        await respond(response_type="ephemeral", text=LINK_SINGLE_WORKSPACE)
+        return
+    if not await _can_manage(client, context, workspace, command["user_id"]):
+        await respond(response_type="ephemeral", **refusal_message(managers_hint(workspace)))
+        return
+    if len(arguments) != 1:
+        await respond(response_type="ephemeral", text=LINK_USAGE)
+        return
+    outcome = await linker.link(team_id=workspace.team_id, user_id=command["user_id"], token=arguments[0])
+    await respond(response_type="ephemeral", text=outcome.message)
 
 
 async def _can_manage(client: AsyncWebClient, context: AsyncBoltContext, workspace: Workspace, user_id: str) -> bool:

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.channels import member_channels
 from handlers.permissions import check_permission, managers_hint
-from handlers.services import clock_of, services_of, storage_of
+from handlers.services import clock_of, services_of, storage_of, team_key, workspace_of
 from storage.models import DeliveryState, Workspace
 from views.home import HomeModel, build_home_view
 from views.ids import (
@@ -52,11 +52,11 @@ async def publish_home(
 ) -> None:
     """Build the user's App Home from storage and publish it."""
     storage, now = storage_of(context), clock_of(context).now()
-    team_id = context.team_id or ""
-    workspace = await storage.workspaces.get(team_id)
+    workspace = await workspace_of(context)
     if workspace is None:
-        logger.warning("App Home opened in an unknown workspace (team %s, user %s)", team_id, user_id)
+        logger.warning("App Home opened in an unknown workspace (team %s, user %s)", context.team_id, user_id)
         return
+    team_id = workspace.team_id
     permission = await check_permission(
         client=client, cache=services_of(context).admin_cache, workspace=workspace, user_id=user_id
     )
@@ -161,7 +161,7 @@ async def on_manager_remove(
 
 async def _allowed(body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> bool:
     """Check the acting user may change settings; show the refusal and return False when not."""
-    workspace = await storage_of(context).workspaces.get(context.team_id or "")
+    workspace = await workspace_of(context)
     if workspace is None:
         return False
     user_id = body["user"]["id"]
@@ -178,7 +178,7 @@ async def _allowed(body: dict[str, Any], client: AsyncWebClient, context: AsyncB
 
 async def _change_managers(body: dict[str, Any], context: AsyncBoltContext, manager: str, *, add: bool) -> None:
     storage, now = storage_of(context), clock_of(context).now()
-    team_id = context.team_id or ""
+    team_id = await team_key(context) or ""
     before = await storage.workspaces.get(team_id)
     if add:
         changed = await storage.workspaces.add_manager(team_id, manager, now=now)

@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from handlers.services import clock_of, storage_of
+from handlers.services import clock_of, services_of, storage_of, team_key
 from storage.models import WorkspaceStatus
 
 logger = logging.getLogger(__name__)
@@ -23,18 +23,26 @@ def register(app: AsyncApp) -> None:
 
 
 async def on_app_uninstalled(context: AsyncBoltContext) -> None:
+    # The two events arrive in no fixed order; each one alone leaves the workspace without usable tokens.
     await _mark_inactive(context, "The app was uninstalled from the workspace.")
+    revocation = services_of(context).revocation
+    if revocation is not None:
+        await revocation.handle_app_uninstalled_events(context)
 
 
 async def on_tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
     if event.get("tokens", {}).get("bot"):
         await _mark_inactive(context, "The bot token was revoked.")
+    revocation = services_of(context).revocation
+    if revocation is not None:
+        await revocation.handle_tokens_revoked_events(event, context)
 
 
 async def _mark_inactive(context: AsyncBoltContext, reason: str) -> None:
-    if context.team_id is None:
+    team_id = await team_key(context)
+    if team_id is None:
         return
     changed = await storage_of(context).workspaces.set_status(
-        context.team_id, WorkspaceStatus.INACTIVE, reason=reason, now=clock_of(context).now()
+        team_id, WorkspaceStatus.INACTIVE, reason=reason, now=clock_of(context).now()
     )
-    logger.warning("Workspace marked inactive (team %s, changed %s, reason %s)", context.team_id, changed, reason)
+    logger.warning("Workspace marked inactive (team %s, changed %s, reason %s)", team_id, changed, reason)

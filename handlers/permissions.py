@@ -75,6 +75,7 @@ async def _is_admin(client: AsyncWebClient, cache: AdminCache, team_id: str, use
 
 def managers_hint(workspace: Workspace) -> str:
     """Name who can change notifications, for read-only views and refusals."""
-    people = [f"<@{user}>" for user in (workspace.installer_user_id, *workspace.managers) if user]
-    named = ", ".join(dict.fromkeys(people))
-    return f"workspace admins and owners, {named}" if named else "workspace admins and owners"
+    people = list(dict.fromkeys(f"<@{user}>" for user in (workspace.installer_user_id, *workspace.managers) if user))
+    if not people:
+        return "workspace admins and owners"
+    return "workspace admins and owners, " + ", ".join(people[:-1]) + (" and " if len(people) > 1 else "") + people[-1]

@@ -19,7 +19,7 @@ from handlers.channels import member_channels, refresh_channels
 from handlers.home import client_names, refresh_home
 from handlers.permissions import check_permission, managers_hint
 from handlers.rule_form import RuleForm, parse_rule_form
-from handlers.services import clock_of, services_of, storage_of
+from handlers.services import clock_of, services_of, storage_of, team_key, workspace_of
 from storage.events_schema import Severity
 from storage.models import Channel, NotificationType, Rule, RuleState, Workspace
 from storage.rules import RuleConflict, RuleSpec
@@ -56,6 +56,7 @@ from views.rule_modal import (
     duplicate_rule_error,
     shared_channel_warning,
 )
+from views.rule_text import NOTIFICATION_TYPE_LABELS
 from views.rules_list import RulesListModel, build_rules_message
 from views.test_message import test_result_text
 
@@ -79,7 +80,7 @@ def register(app: AsyncApp) -> None:
 
 
 async def _workspace(context: AsyncBoltContext) -> Workspace | None:
-    return await storage_of(context).workspaces.get(context.team_id or "")
+    return await workspace_of(context)
 
 
 async def _can_manage(client: AsyncWebClient, context: AsyncBoltContext, workspace: Workspace, user_id: str) -> bool:
@@ -95,7 +96,7 @@ async def _own_rule(context: AsyncBoltContext, rule_id: str | None) -> Rule | No
     if not rule_id:
         return None
     rule = await storage_of(context).rules.get(rule_id)
-    if rule is None or rule.team_id != context.team_id:
+    if rule is None or rule.team_id != await team_key(context):
         return None
     return rule
 
@@ -111,7 +112,7 @@ async def _record(context: AsyncBoltContext, *, user_id: str, action: str, befor
         team_id=rule.team_id,
         user_id=user_id,
         action=action,
-        target=f"{rule.type.value} rule in <#{rule.channel}> ({rule.id})",
+        target=f"{NOTIFICATION_TYPE_LABELS[rule.type]} in <#{rule.channel}>",
         before=_rule_fields(before),
         after=_rule_fields(after),
         now=clock_of(context).now(),
@@ -295,7 +296,7 @@ async def on_modal_choice(ack: AsyncAck, body: dict[str, Any], client: AsyncWebC
 
 async def on_channel_options(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
     channels = await member_channels(
-        client, storage_of(context), team_id=context.team_id or "", now=clock_of(context).now()
+        client, storage_of(context), team_id=await team_key(context) or "", now=clock_of(context).now()
     )
     await ack(options=channel_options(channels, str(body.get("value") or "")))
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncBoltContext
 
 from handlers.permissions import AdminCache
-from storage.models import Rule
+from storage.models import Rule, Workspace
 from storage.store import Storage
 
 STORAGE = "mc_storage"
@@ -36,6 +36,26 @@ class TestMessageSender(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LinkOutcome:
+    ok: bool
+    message: str
+
+
+class WorkspaceLinker(Protocol):
+    async def link(self, *, team_id: str, user_id: str, token: str) -> LinkOutcome:
+        """Verify an install grant and set the workspace's Mission Control account from it."""
+        ...
+
+
+class TokenRevocation(Protocol):
+    """Bolt's default revocation handlers, which delete the affected tokens from the installation store."""
+
+    async def handle_app_uninstalled_events(self, context: AsyncBoltContext) -> None: ...
+
+    async def handle_tokens_revoked_events(self, event: dict[str, Any], context: AsyncBoltContext) -> None: ...
+
+
 class RulesChanged(Protocol):
     def __call__(self) -> None:
         """Tell routing that rules changed, so the next event sees the change."""
@@ -47,6 +67,24 @@ class Services:
     test_messages: TestMessageSender
     rules_changed: RulesChanged
     admin_cache: AdminCache
+    # OAuth mode only: single-workspace mode takes its account and token from the environment.
+    linker: WorkspaceLinker | None = None
+    revocation: TokenRevocation | None = None
+
+
+async def workspace_of(context: AsyncBoltContext) -> Workspace | None:
+    """Find the workspace a request came from: its team, or its organisation for an org-wide install."""
+    workspaces = storage_of(context).workspaces
+    workspace = await workspaces.get(context.team_id) if context.team_id else None
+    if workspace is None and context.enterprise_id:
+        workspace = await workspaces.get(context.enterprise_id)
+    return workspace
+
+
+async def team_key(context: AsyncBoltContext) -> str | None:
+    """Return the id that rules, channels and settings of the request's workspace are stored under."""
+    workspace = await workspace_of(context)
+    return workspace.team_id if workspace is not None else context.team_id
 
 
 def storage_of(context: AsyncBoltContext) -> Storage:

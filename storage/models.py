@@ -60,6 +60,7 @@ class Workspace:
     # admins and owners, they may change rules and settings.
     installer_user_id: str | None = None
     managers: tuple[str, ...] = ()
+    enterprise_id: str | None = None
 
     @property
     def is_client_workspace(self) -> bool:

@@ -36,8 +36,11 @@ class WorkspaceRepository:
         client_id: str | None,
         now: datetime,
         reactivate: bool = False,
+        enterprise_id: str | None = None,
     ) -> Workspace:
         fields: dict[str, Any] = {"agency_id": agency_id, "client_id": client_id, "updated_at": now}
+        if enterprise_id is not None:
+            fields["enterprise_id"] = enterprise_id
         if name is not None:
             fields["name"] = name
         if reactivate:
@@ -73,6 +76,12 @@ class WorkspaceRepository:
             {"_id": team_id, "installer_user_id": None}, {"$set": {"installer_user_id": user_id, "updated_at": now}}
         )
 
+    async def link_user(self, team_id: str, slack_user_id: str, mc_user_id: str, *, now: datetime) -> None:
+        """Record which Mission Control user a Slack user of this workspace is."""
+        await self._collection.update_one(
+            {"_id": team_id}, {"$set": {f"user_links.{slack_user_id}": mc_user_id, "updated_at": now}}
+        )
+
     async def add_manager(self, team_id: str, user_id: str, *, now: datetime) -> bool:
         result = await self._collection.update_one(
             {"_id": team_id}, {"$addToSet": {"managers": user_id}, "$set": {"updated_at": now}}
@@ -102,4 +111,5 @@ def _to_workspace(document: dict[str, Any]) -> Workspace:
         status_reason=document.get("status_reason"),
         installer_user_id=document.get("installer_user_id"),
         managers=tuple(document.get("managers", [])),
+        enterprise_id=document.get("enterprise_id"),
     )

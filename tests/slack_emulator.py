@@ -5,6 +5,10 @@ base_url=emulator.base_url)` can talk to it. It checks tokens, channel membershi
 limits, returns Slack's error codes, records every call and, on request, fails the next calls
 of a method (429 with `Retry-After`, 5xx, or any Slack error).
 
+One emulator can host several workspaces (`add_workspace`) and serve the OAuth v2 install
+exchange (`issue_oauth_code`, then `oauth.v2.access`), with token rotation. Each recorded call
+names the workspace of the token it used.
+
 Limits and error codes follow Slack's method and Block Kit reference pages (docs.slack.dev) as
 of 2026. Lengths are counted in Python characters (code points).
 
@@ -23,10 +27,11 @@ import contextlib
 import json
 import logging
 import re
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from aiohttp import web
@@ -93,6 +98,12 @@ MESSAGE_METHODS = frozenset(
 )
 
 DEFAULT_CHANNELS = {"C0001": "general", "C0002": "random"}
+
+# OAuth v2: the scopes an install grants unless a test names others, and the life of a rotating
+# token (Slack's token rotation issues tokens that expire after 12 hours).
+DEFAULT_BOT_SCOPES = "chat:write,commands,channels:read,groups:read,users:read"
+DEFAULT_USER_SCOPES = "chat:write"
+TOKEN_LIFETIME_SECONDS = 43_200
 
 
 # --- Mentions -------------------------------------------------------------------------------
@@ -463,9 +474,15 @@ def view_size(view: Mapping[str, Any]) -> int:
 class RecordedCall:
     """One Web API call as the emulator received it, with the response it sent.
 
-    `params` merges the query string and the body, without the token. `response` is the JSON
-    body sent back, or the raw text of a scripted non-JSON answer. `received_at` is
-    `time.monotonic()` when the request arrived.
+    `params` merges the query string and the body, without the token and without an OAuth
+    `client_secret`. `response` is the JSON body sent back, or the raw text of a scripted non-JSON
+    response. `received_at` is `time.monotonic()` when the request arrived.
+
+    `team_id` is the workspace of the token used, also when Slack rejected it as revoked or
+    expired. It is None for an unknown token, a tokenless method such as `oauth.v2.access`, and
+    an app-level token. An org-wide token belongs to no workspace, so its calls record their
+    `team_id` parameter instead, or None without one. `enterprise_id` is the token's Enterprise
+    Grid organization, if any.
     """
 
     method: str
@@ -476,6 +493,8 @@ class RecordedCall:
     status: int = 200
     violations: list[str] = field(default_factory=list)
     mentions: list[Mention] = field(default_factory=list)
+    team_id: str | None = None
+    enterprise_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -491,7 +510,8 @@ class PostedMessage:
     """A message the bot posted, in its current state: `chat.update` and streaming change it in place.
 
     `ephemeral_user` is set for `chat.postEphemeral`, `streaming` while a stream is open, and
-    `mentions` holds the mentions of the current text and blocks.
+    `mentions` holds the mentions of the current text and blocks. `team_id` is the workspace
+    the message was posted for, as in `RecordedCall.team_id`.
     """
 
     channel: str
@@ -504,10 +524,62 @@ class PostedMessage:
     ephemeral_user: str | None = None
     update_count: int = 0
     streaming: bool = False
+    team_id: str | None = None
 
     @property
     def mention_kinds(self) -> set[str]:
         return {mention.kind for mention in self.mentions}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace (team) hosted by the emulator. `enterprise_id` is set in an Enterprise Grid org."""
+
+    team_id: str
+    team_name: str
+    bot_user_id: str
+    bot_id: str
+    enterprise_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _TokenGrant:
+    """The workspace, user and expiry of an access token.
+
+    `team_id` is None for an org-wide install, whose token belongs to `enterprise_id` alone.
+    `user_id` is the bot user of a bot token and the installing user of a user token. `expires_at`
+    (epoch seconds, as `time.time()`) is set only for tokens issued with token rotation.
+    """
+
+    token_type: str
+    team_id: str | None
+    enterprise_id: str | None
+    user_id: str
+    bot_id: str | None
+    scope: str
+    expires_at: float | None = None
+
+    @property
+    def is_enterprise_install(self) -> bool:
+        return self.team_id is None
+
+    def owned_by(self, team_id: str) -> bool:
+        """Tell whether the token belongs to workspace `team_id`, or is an org-wide token of enterprise `team_id`."""
+        return self.team_id == team_id or (self.team_id is None and self.enterprise_id == team_id)
+
+
+@dataclass(frozen=True)
+class _PendingInstall:
+    """An install waiting for its one-time code to be exchanged at `oauth.v2.access`."""
+
+    team_id: str
+    enterprise_id: str | None
+    is_enterprise_install: bool
+    installer_user_id: str
+    bot_scopes: str
+    user_scopes: str
+    user_token: bool
+    token_rotation: bool
 
 
 @dataclass
@@ -536,6 +608,19 @@ class _CallContext:
     method: str
     params: dict[str, Any]
     violations: list[str] = field(default_factory=list)
+    grant: _TokenGrant | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+    @property
+    def team_id(self) -> str | None:
+        """The workspace the call acts for: the token's own, or the `team_id` parameter of an org-wide token."""
+        if self.grant is None:
+            return None
+        if self.grant.team_id is not None:
+            return self.grant.team_id
+        team_id = self.params.get("team_id")
+        return team_id if isinstance(team_id, str) and team_id else None
 
 
 class _SlackError(Exception):
@@ -563,6 +648,13 @@ class SlackEmulator:
     makes the bot a member of every C and G channel. The bot is always a member of its DMs (D ids).
     A user id (U or W) given as channel opens the DM "D" + the rest of the user id, as Slack does
     when a bot posts to a user's Messages tab. Any other id returns `channel_not_found`.
+
+    The constructor's arguments describe the first workspace, and its `bot_token` values belong to
+    it, as does any token a test adds to `valid_tokens`. `add_workspace` and the OAuth install
+    (`issue_oauth_code`, then `oauth.v2.access`) register more workspaces and tokens. Each
+    token's calls act for its own workspace: `auth.test`, message and view bodies carry its ids,
+    and a message can only be updated through a token of the workspace that posted it.
+    NOTE: the channel sets are shared by every workspace, so a channel id is valid in all of them.
     """
 
     def __init__(
@@ -595,6 +687,22 @@ class SlackEmulator:
         # Slack Connect channels, shared with another organisation.
         self.shared_channels: set[str] = set(shared_channels)
         self.channel_names: dict[str, str] = dict(DEFAULT_CHANNELS if channel_names is None else channel_names)
+
+        # The Enterprise Grid organization of the constructor's workspace, if any, and names of organizations.
+        self.enterprise_id: str | None = None
+        self.enterprise_names: dict[str, str] = {}
+        # Workspaces besides the constructor's one, and the grant of each token registered after the constructor.
+        # The constructor's `bot_token` values have no grant and act with the attributes above.
+        self._workspaces: dict[str, Workspace] = {}
+        self._grants: dict[str, _TokenGrant] = {}
+
+        # OAuth v2: the app's credentials, pending install codes and live refresh tokens.
+        self.app_id = "A0APP"
+        self.client_id = "C0CLIENTID"
+        self.client_secret = "test-client-secret"
+        self.token_lifetime_seconds: float = TOKEN_LIFETIME_SECONDS
+        self._oauth_codes: dict[str, _PendingInstall] = {}
+        self._refresh_tokens: dict[str, _TokenGrant] = {}
 
         # Users that users.info reports as workspace admins or owners; every other U/W id is a member.
         self.admin_users: set[str] = set()
@@ -640,6 +748,7 @@ class SlackEmulator:
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
+            "oauth.v2.access": self._oauth_v2_access,
         }
 
     # Lifecycle
@@ -732,9 +841,16 @@ class SlackEmulator:
     def calls_to(self, method: str) -> list[RecordedCall]:
         return [call for call in self.calls if call.method == method]
 
-    def posted_messages(self, channel: str | None = None) -> list[PostedMessage]:
-        """Return the messages posted since the last `clear()`, oldest first, in their current state."""
-        return [message for message in self._posted if channel is None or message.channel == channel]
+    def posted_messages(self, channel: str | None = None, *, team_id: str | None = None) -> list[PostedMessage]:
+        """Return the messages posted since the last `clear()`, oldest first, in their current state.
+
+        `channel` and `team_id` keep only the messages of that channel or posted for that workspace.
+        """
+        return [
+            message
+            for message in self._posted
+            if (channel is None or message.channel == channel) and (team_id is None or message.team_id == team_id)
+        ]
 
     def clear(self) -> None:
         """Forget recorded calls, violations, the posted-message list and scripted failures.
@@ -816,6 +932,161 @@ class SlackEmulator:
         body: dict[str, Any] | str = failure.body if failure.body is not None else {"ok": False, "error": failure.error}
         return _Answer(body, failure.status, headers)
 
+    # Workspaces and tokens
+
+    @property
+    def workspaces(self) -> dict[str, Workspace]:
+        """Return the registered workspaces by team id, the constructor's one first."""
+        first = Workspace(self.team_id, self.team_name, self.bot_user_id, self.bot_id, self.enterprise_id)
+        return {self.team_id: first, **self._workspaces}
+
+    def add_workspace(
+        self,
+        team_id: str,
+        *,
+        team_name: str | None = None,
+        bot_token: str | None = None,
+        bot_user_id: str = "U0BOT",
+        enterprise_id: str | None = None,
+    ) -> str:
+        """Register a workspace with one bot token, and return that token.
+
+        Without `bot_token` a new one, `xoxb-{team_id}-{random hex}`, is generated. The bot id is
+        the emulator's `bot_id`. Raises ValueError when the team or the token is already registered.
+        """
+        if team_id in self.workspaces:
+            raise ValueError(f"Workspace {team_id} is already registered: use issue_oauth_code() for another token.")
+        workspace = Workspace(team_id, team_name or f"Workspace {team_id}", bot_user_id, self.bot_id, enterprise_id)
+        grant = _TokenGrant(
+            token_type="bot",
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            user_id=bot_user_id,
+            bot_id=self.bot_id,
+            scope=DEFAULT_BOT_SCOPES,
+        )
+        token = bot_token or _new_secret("xoxb", team_id)
+        self._register_token(token, grant)
+        self._workspaces[team_id] = workspace
+        return token
+
+    def revoke_workspace(self, team_id: str) -> set[str]:
+        """Revoke every access and refresh token of a workspace, as uninstalling the app does.
+
+        An enterprise id revokes the tokens of that organization's org-wide installs. Revoked
+        access tokens then return `token_revoked`, and refresh tokens `invalid_refresh_token`.
+        Returns the access tokens revoked.
+        """
+        revoked = {token for token, grant in self._grants.items() if grant.owned_by(team_id)}
+        if team_id == self.team_id:
+            revoked |= {token for token in self.valid_tokens if token not in self._grants}
+        self.revoked_tokens |= revoked
+        self._refresh_tokens = {
+            token: grant for token, grant in self._refresh_tokens.items() if not grant.owned_by(team_id)
+        }
+        return revoked
+
+    def issue_oauth_code(
+        self,
+        team_id: str,
+        *,
+        installer_user_id: str = "U0INSTALLER",
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
+        bot_scopes: str = DEFAULT_BOT_SCOPES,
+        user_scopes: str = DEFAULT_USER_SCOPES,
+        user_token: bool = False,
+        token_rotation: bool = False,
+    ) -> str:
+        """Return a one-time code that `oauth.v2.access` exchanges for an install of the app.
+
+        The code takes the place of the user's approval on Slack's authorize page. An unknown
+        `team_id` is registered as a new workspace of `enterprise_id`, with bot user U0BOT. With
+        `is_enterprise_install` the install covers the whole Enterprise Grid organization: its
+        tokens belong to the enterprise, and `team_id` only names the installer's workspace.
+        `user_token` adds a user token with `user_scopes` for the installer, and `token_rotation`
+        makes the tokens expire after `token_lifetime_seconds` and adds refresh tokens.
+        """
+        known = self.workspaces.get(team_id)
+        if is_enterprise_install and enterprise_id is None and (known is None or known.enterprise_id is None):
+            raise ValueError(f"An org-wide install needs an enterprise_id, and workspace {team_id} has none.")
+        enterprise_id = self._workspace_for_install(team_id, enterprise_id).enterprise_id
+        code = _new_secret("code", team_id)
+        self._oauth_codes[code] = _PendingInstall(
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
+            installer_user_id=installer_user_id,
+            bot_scopes=bot_scopes,
+            user_scopes=user_scopes,
+            user_token=user_token,
+            token_rotation=token_rotation,
+        )
+        return code
+
+    def _workspace_for_install(self, team_id: str, enterprise_id: str | None) -> Workspace:
+        """Return the workspace an install goes to, registering it when it is new."""
+        workspace = self.workspaces.get(team_id)
+        if workspace is None:
+            workspace = Workspace(team_id, f"Workspace {team_id}", "U0BOT", self.bot_id, enterprise_id)
+            self._workspaces[team_id] = workspace
+            return workspace
+        if enterprise_id is not None and workspace.enterprise_id != enterprise_id:
+            raise ValueError(
+                f"Workspace {team_id} belongs to enterprise {workspace.enterprise_id}, not {enterprise_id}."
+            )
+        return workspace
+
+    def _register_token(self, token: str, grant: _TokenGrant) -> None:
+        if token in self.valid_tokens or token in self._grants:
+            raise ValueError(f"Token {token[:12]}… is already registered.")
+        self.valid_tokens.add(token)
+        self._grants[token] = grant
+
+    def _grant_for(self, token: str | None) -> _TokenGrant | None:
+        """Return the grant of a token, or None when the emulator never accepted the token."""
+        if token is None:
+            return None
+        grant = self._grants.get(token)
+        if grant is not None:
+            return grant
+        if token in self.valid_tokens or token in self.revoked_tokens:
+            return self._first_workspace_grant()
+        return None
+
+    def _first_workspace_grant(self) -> _TokenGrant:
+        return _TokenGrant(
+            token_type="bot",
+            team_id=self.team_id,
+            enterprise_id=self.enterprise_id,
+            user_id=self.bot_user_id,
+            bot_id=self.bot_id,
+            scope=DEFAULT_BOT_SCOPES,
+        )
+
+    def _identity(self, context: _CallContext) -> _TokenGrant:
+        """Return the grant of the call's token. A call without one acts as the constructor's bot."""
+        return context.grant or self._first_workspace_grant()
+
+    def _acting_team_id(self, context: _CallContext) -> str:
+        """Return the team id that response bodies name: the call's workspace, else the token's enterprise."""
+        if context.grant is None:
+            return self.team_id
+        return context.team_id or context.grant.enterprise_id or self.team_id
+
+    def _enterprise_name(self, enterprise_id: str) -> str:
+        return self.enterprise_names.get(enterprise_id, f"Org {enterprise_id}")
+
+    def _team_object(self, team_id: str | None) -> dict[str, str] | None:
+        if team_id is None:
+            return None
+        return {"id": team_id, "name": self.workspaces[team_id].team_name}
+
+    def _enterprise_object(self, enterprise_id: str | None) -> dict[str, str] | None:
+        if enterprise_id is None:
+            return None
+        return {"id": enterprise_id, "name": self._enterprise_name(enterprise_id)}
+
     # Request handling
 
     async def _handle_request(self, request: web.Request) -> web.Response:
@@ -827,9 +1098,12 @@ class SlackEmulator:
         except ValueError as error:
             answer = _Answer({"ok": False, "error": str(error)})
             token = _read_token(request, context.params)
+            context.grant = self._grant_for(token)
         else:
             token = _read_token(request, context.params)
             context.params.pop("token", None)
+            context.client_id, context.client_secret = _read_client_credentials(request, context.params)
+            context.grant = self._grant_for(token)
             answer = self._answer(context, token)
         await self._record(context, token, received_at, answer)
         return answer.to_response()
@@ -858,13 +1132,25 @@ class SlackEmulator:
             return "token_revoked"
         if token not in self.valid_tokens:
             return "invalid_auth"
+        grant = self._grants.get(token)
+        if grant is not None and grant.expires_at is not None and time.time() >= grant.expires_at:
+            return "token_expired"
         return None
 
     async def _record(self, context: _CallContext, token: str | None, received_at: float, answer: _Answer) -> None:
         method, params = context.method, context.params
         mentions = scan_message(params) if method in MESSAGE_METHODS else []
         call = RecordedCall(
-            method, params, token, received_at, answer.body, answer.status, context.violations, mentions
+            method,
+            params,
+            token,
+            received_at,
+            answer.body,
+            answer.status,
+            context.violations,
+            mentions,
+            team_id=context.team_id,
+            enterprise_id=None if context.grant is None else context.grant.enterprise_id,
         )
         self.calls.append(call)
         self.limit_violations.extend(context.violations)
@@ -912,7 +1198,7 @@ class SlackEmulator:
             known |= self.member_channels
         return known
 
-    def _channel_object(self, channel: str) -> dict[str, Any]:
+    def _channel_object(self, channel: str, *, team_id: str) -> dict[str, Any]:
         if channel.startswith("D"):
             return {"id": channel, "is_im": True, "user": "U" + channel[1:], "is_member": True}
         shared = channel in self.shared_channels
@@ -928,23 +1214,141 @@ class SlackEmulator:
             "is_shared": shared,
             "is_ext_shared": shared,
             "is_org_shared": False,
-            "context_team_id": self.team_id,
+            "context_team_id": team_id,
         }
 
     # Method handlers
 
     def _auth_test(self, context: _CallContext) -> dict[str, Any]:
-        slug = re.sub(r"[^a-z0-9]+", "-", self.team_name.lower()).strip("-") or "workspace"
-        return {
+        grant = self._identity(context)
+        if grant.team_id is None:
+            # NOTE: an org-wide token reports its enterprise id as team_id here. Bolt's install and
+            # authorize code read only bot_id, user_id, url and enterprise_id from auth.test.
+            team_name = self._enterprise_name(str(grant.enterprise_id))
+            url = f"https://{_slug(team_name)}.enterprise.slack.com/"
+        else:
+            team_name = self.workspaces[grant.team_id].team_name
+            url = f"https://{_slug(team_name)}.slack.com/"
+        body: dict[str, Any] = {
             "ok": True,
-            "url": f"https://{slug}.slack.com/",
-            "team": self.team_name,
-            "user": self.bot_user_name,
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "is_enterprise_install": False,
+            "url": url,
+            "team": team_name,
+            "user": self.bot_user_name if grant.token_type == "bot" else grant.user_id.lower(),
+            "team_id": grant.team_id or grant.enterprise_id,
+            "user_id": grant.user_id,
         }
+        # Bolt (AuthorizeResult.from_auth_test_response) reads a response without bot_id as a user token's.
+        if grant.bot_id is not None:
+            body["bot_id"] = grant.bot_id
+        if grant.enterprise_id is not None:
+            body["enterprise_id"] = grant.enterprise_id
+        body["is_enterprise_install"] = grant.is_enterprise_install
+        if grant.expires_at is not None:
+            body["expires_in"] = max(0, int(grant.expires_at - time.time()))
+        return body
+
+    # OAuth v2 (oauth.v2.access)
+
+    def _oauth_v2_access(self, context: _CallContext) -> dict[str, Any]:
+        """Exchange an install code, or with `grant_type=refresh_token` a refresh token, for tokens."""
+        if context.client_id != self.client_id:
+            raise _SlackError("invalid_client_id")
+        if context.client_secret != self.client_secret:
+            raise _SlackError("bad_client_secret")
+        grant_type = context.params.get("grant_type") or "authorization_code"
+        if grant_type == "refresh_token":
+            return self._refresh_access_token(context)
+        if grant_type != "authorization_code":
+            raise _SlackError("invalid_grant_type")
+        return self._exchange_code(context)
+
+    def _exchange_code(self, context: _CallContext) -> dict[str, Any]:
+        code = context.params.get("code")
+        install = self._oauth_codes.pop(code, None) if isinstance(code, str) else None
+        if install is None:
+            raise _SlackError("invalid_code")
+        workspace = self.workspaces[install.team_id]
+        bot = _TokenGrant(
+            token_type="bot",
+            team_id=None if install.is_enterprise_install else install.team_id,
+            enterprise_id=install.enterprise_id,
+            user_id=workspace.bot_user_id,
+            bot_id=workspace.bot_id,
+            scope=install.bot_scopes,
+            expires_at=self._token_expiry() if install.token_rotation else None,
+        )
+        body: dict[str, Any] = {
+            "ok": True,
+            "app_id": self.app_id,
+            "authed_user": self._authed_user(install, bot),
+            "scope": bot.scope,
+            "token_type": "bot",
+            "access_token": self._mint_access_token(bot),
+            "bot_user_id": bot.user_id,
+            "team": self._team_object(bot.team_id),
+            "enterprise": self._enterprise_object(bot.enterprise_id),
+            "is_enterprise_install": bot.is_enterprise_install,
+        }
+        if install.token_rotation:
+            body["refresh_token"] = self._issue_refresh_token(bot)
+            body["expires_in"] = int(self.token_lifetime_seconds)
+        return body
+
+    def _authed_user(self, install: _PendingInstall, bot: _TokenGrant) -> dict[str, Any]:
+        """Build `authed_user`: the installer's id, plus a user token when the install requested one."""
+        authed_user: dict[str, Any] = {"id": install.installer_user_id}
+        if not install.user_token:
+            return authed_user
+        grant = replace(
+            bot, token_type="user", user_id=install.installer_user_id, bot_id=None, scope=install.user_scopes
+        )
+        authed_user["scope"] = grant.scope
+        authed_user["access_token"] = self._mint_access_token(grant)
+        authed_user["token_type"] = "user"
+        if install.token_rotation:
+            authed_user["refresh_token"] = self._issue_refresh_token(grant)
+            authed_user["expires_in"] = int(self.token_lifetime_seconds)
+        return authed_user
+
+    def _refresh_access_token(self, context: _CallContext) -> dict[str, Any]:
+        """Rotate a token: a refresh token works once and returns a new access token and refresh token.
+
+        The previous access token stays valid until it expires.
+        """
+        refresh_token = context.params.get("refresh_token")
+        previous = self._refresh_tokens.pop(refresh_token, None) if isinstance(refresh_token, str) else None
+        if previous is None:
+            raise _SlackError("invalid_refresh_token")
+        grant = replace(previous, expires_at=self._token_expiry())
+        body: dict[str, Any] = {
+            "ok": True,
+            "app_id": self.app_id,
+            "access_token": self._mint_access_token(grant),
+            "expires_in": int(self.token_lifetime_seconds),
+            "refresh_token": self._issue_refresh_token(grant),
+            "token_type": grant.token_type,
+            "scope": grant.scope,
+        }
+        if grant.token_type == "bot":
+            body["bot_user_id"] = grant.user_id
+        body["team"] = self._team_object(grant.team_id)
+        body["enterprise"] = self._enterprise_object(grant.enterprise_id)
+        body["is_enterprise_install"] = grant.is_enterprise_install
+        return body
+
+    def _mint_access_token(self, grant: _TokenGrant) -> str:
+        prefix = "xoxb" if grant.token_type == "bot" else "xoxp"
+        token = _new_secret(prefix, grant.team_id or str(grant.enterprise_id))
+        self._register_token(token, grant)
+        return token
+
+    def _issue_refresh_token(self, grant: _TokenGrant) -> str:
+        token = _new_secret("xoxe-1", grant.team_id or str(grant.enterprise_id))
+        self._refresh_tokens[token] = grant
+        return token
+
+    def _token_expiry(self) -> float:
+        return time.time() + self.token_lifetime_seconds
 
     def _chat_post_message(self, context: _CallContext) -> dict[str, Any]:
         params = context.params
@@ -952,12 +1356,12 @@ class SlackEmulator:
         self._check_can_post(channel)
         blocks = self._check_message_content(context)
         text, warning = self._truncate_post_text(context)
-        message = self._store_message(channel, text, blocks, params, thread_ts=params.get("thread_ts"))
+        message = self._store_message(context, channel, text, blocks, thread_ts=params.get("thread_ts"))
         body: dict[str, Any] = {
             "ok": True,
             "channel": channel,
             "ts": message.ts,
-            "message": self._message_body(message),
+            "message": self._message_body(context, message),
         }
         if warning is not None:
             body["warning"] = warning
@@ -973,7 +1377,7 @@ class SlackEmulator:
             raise _SlackError("user_not_found")
         blocks = self._check_message_content(context)
         text, _ = self._truncate_post_text(context)
-        message = self._store_message(channel, text, blocks, params, thread_ts=params.get("thread_ts"))
+        message = self._store_message(context, channel, text, blocks, thread_ts=params.get("thread_ts"))
         message.ephemeral_user = user
         return {"ok": True, "message_ts": message.ts}
 
@@ -984,6 +1388,7 @@ class SlackEmulator:
         message = self.messages.get((channel, str(params.get("ts"))))
         if message is None or message.ephemeral_user is not None:
             raise _SlackError("message_not_found")
+        self._check_same_workspace(context, message)
         blocks = self._check_message_content(context)
         text = params.get("text")
         if isinstance(text, str) and len(text) > MAX_UPDATE_TEXT:
@@ -997,7 +1402,7 @@ class SlackEmulator:
             "channel": channel,
             "ts": message.ts,
             "text": message.text,
-            "message": self._message_body(message),
+            "message": self._message_body(context, message),
         }
 
     def _apply_update(self, message: PostedMessage, params: dict[str, Any], blocks: list[Any] | None) -> None:
@@ -1036,8 +1441,9 @@ class SlackEmulator:
         return text[:MAX_POST_TEXT], "message_truncated"
 
     def _store_message(
-        self, channel: str, text: str, blocks: list[Any] | None, params: dict[str, Any], *, thread_ts: Any
+        self, context: _CallContext, channel: str, text: str, blocks: list[Any] | None, *, thread_ts: Any
     ) -> PostedMessage:
+        params = context.params
         message = PostedMessage(
             channel=channel,
             ts=self._next_ts(),
@@ -1046,20 +1452,42 @@ class SlackEmulator:
             thread_ts=None if thread_ts is None else str(thread_ts),
             payload=dict(params),
             mentions=scan_message({**params, "text": text, "blocks": blocks}),
+            team_id=context.team_id,
         )
         self.messages[(channel, message.ts)] = message
         self._posted.append(message)
         return message
 
-    def _message_body(self, message: PostedMessage) -> dict[str, Any]:
+    def _check_same_workspace(self, context: _CallContext, message: PostedMessage) -> None:
+        """Raise `message_not_found` when the message was posted in a workspace the token cannot see.
+
+        An org-wide token can reach the messages of every workspace in its enterprise.
+        """
+        if message.team_id == context.team_id:
+            return
+        identity = self._identity(context)
+        workspace = self.workspaces.get(message.team_id or "")
+        if (
+            identity.is_enterprise_install
+            and workspace is not None
+            and workspace.enterprise_id == identity.enterprise_id
+        ):
+            return
+        raise _SlackError("message_not_found")
+
+    def _message_body(self, context: _CallContext, message: PostedMessage) -> dict[str, Any]:
+        identity = self._identity(context)
         body: dict[str, Any] = {
             "type": "message",
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "team": self.team_id,
+            "user": identity.user_id,
+            "bot_id": identity.bot_id,
+            "team": message.team_id or self._acting_team_id(context),
             "ts": message.ts,
             "text": message.text,
         }
+        if identity.bot_id is None:
+            # A message posted with a user token comes from that user, not from a bot.
+            del body["bot_id"]
         if message.blocks:
             body["blocks"] = message.blocks
         if message.thread_ts is not None:
@@ -1081,7 +1509,7 @@ class SlackEmulator:
         if not params.get("thread_ts"):
             raise _SlackError("invalid_arguments", ["[ERROR] missing required field: thread_ts"])
         self._check_stream_recipient(context, channel)
-        message = self._store_message(channel, _stream_text(params), None, params, thread_ts=params["thread_ts"])
+        message = self._store_message(context, channel, _stream_text(params), None, thread_ts=params["thread_ts"])
         message.streaming = True
         return {"ok": True, "channel": channel, "ts": message.ts}
 
@@ -1117,7 +1545,7 @@ class SlackEmulator:
             "ok": True,
             "channel": message.channel,
             "ts": message.ts,
-            "message": self._message_body(message),
+            "message": self._message_body(context, message),
         }
 
     def _streaming_message(self, context: _CallContext) -> PostedMessage:
@@ -1125,6 +1553,7 @@ class SlackEmulator:
         message = self.messages.get((channel, str(context.params.get("ts"))))
         if message is None:
             raise _SlackError("message_not_found")
+        self._check_same_workspace(context, message)
         if not message.streaming:
             # NOTE: this error name is a guess, not checked against Slack's chat.appendStream page.
             raise _SlackError("message_not_in_streaming_state")
@@ -1137,7 +1566,7 @@ class SlackEmulator:
         if not isinstance(user_id, str) or not user_id:
             raise _SlackError("invalid_arguments", ["[ERROR] missing required field: user_id"])
         view = self._checked_view(context, expected_type="home")
-        stored = self._store_view(view, view_id=self.home_views.get(user_id, {}).get("id"))
+        stored = self._store_view(context, view, view_id=self.home_views.get(user_id, {}).get("id"))
         self.home_views[user_id] = stored
         return {"ok": True, "view": stored}
 
@@ -1145,14 +1574,14 @@ class SlackEmulator:
         if not context.params.get("trigger_id") and not context.params.get("interactivity_pointer"):
             raise _SlackError("invalid_arguments", ["[ERROR] missing required field: trigger_id"])
         view = self._checked_view(context, expected_type="modal")
-        return {"ok": True, "view": self._store_view(view, view_id=None)}
+        return {"ok": True, "view": self._store_view(context, view, view_id=None)}
 
     def _views_update(self, context: _CallContext) -> dict[str, Any]:
         view_id = context.params.get("view_id") or self._view_id_for_external(context.params.get("external_id"))
         if not view_id or view_id not in self.views:
             raise _SlackError("not_found")
         view = self._checked_view(context, expected_type=self.views[view_id].get("type"))
-        return {"ok": True, "view": self._store_view(view, view_id=view_id)}
+        return {"ok": True, "view": self._store_view(context, view, view_id=view_id)}
 
     def _view_id_for_external(self, external_id: Any) -> str | None:
         if not external_id:
@@ -1180,7 +1609,7 @@ class SlackEmulator:
             self._violate(context, problems, "invalid_arguments")
         return view
 
-    def _store_view(self, view: dict[str, Any], *, view_id: str | None) -> dict[str, Any]:
+    def _store_view(self, context: _CallContext, view: dict[str, Any], *, view_id: str | None) -> dict[str, Any]:
         if view_id is None:
             self._view_counter += 1
             view_id = f"V{self._view_counter:08d}"
@@ -1190,8 +1619,8 @@ class SlackEmulator:
             "state": {"values": {}},
             **view,
             "id": view_id,
-            "team_id": self.team_id,
-            "bot_id": self.bot_id,
+            "team_id": self._acting_team_id(context),
+            "bot_id": self._identity(context).bot_id,
             "hash": f"{time.time():.6f}-{view_id}",
         }
         self.views[view_id] = stored
@@ -1206,13 +1635,14 @@ class SlackEmulator:
         channels = self._list_member_channels(
             types=str(params.get("types") or "public_channel").split(","),
             exclude_archived=_truthy(params.get("exclude_archived")),
+            team_id=self._acting_team_id(context),
         )
         page = channels[offset : offset + limit]
         more = offset + limit < len(channels)
         next_cursor = _encode_cursor(offset + limit) if more else ""
         return {"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}}
 
-    def _list_member_channels(self, *, types: list[str], exclude_archived: bool) -> list[dict[str, Any]]:
+    def _list_member_channels(self, *, types: list[str], exclude_archived: bool, team_id: str) -> list[dict[str, Any]]:
         wanted = {kind.strip() for kind in types}
         listed = []
         for channel in sorted(self._known_channels()):
@@ -1220,7 +1650,7 @@ class SlackEmulator:
                 continue
             kind = "private_channel" if channel in self.private_channels else "public_channel"
             if kind in wanted:
-                listed.append(self._channel_object(channel))
+                listed.append(self._channel_object(channel, team_id=team_id))
         return listed
 
     def _conversations_info(self, context: _CallContext) -> dict[str, Any]:
@@ -1229,7 +1659,7 @@ class SlackEmulator:
             raise _SlackError("channel_not_found")
         if channel in self.private_channels and not self._is_member(channel):
             raise _SlackError("channel_not_found")
-        return {"ok": True, "channel": self._channel_object(channel)}
+        return {"ok": True, "channel": self._channel_object(channel, team_id=self._acting_team_id(context))}
 
     def _apps_connections_open(self, context: _CallContext) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://{HOST}:{self.port}/socket"}
@@ -1279,12 +1709,12 @@ class SlackEmulator:
             "ok": True,
             "user": {
                 "id": user,
-                "team_id": self.team_id,
+                "team_id": self._acting_team_id(context),
                 "name": user.lower(),
                 "is_admin": owner or user in self.admin_users,
                 "is_owner": owner,
                 "is_primary_owner": False,
-                "is_bot": user == self.bot_user_id,
+                "is_bot": user in {workspace.bot_user_id for workspace in self.workspaces.values()},
                 "tz": "Europe/Berlin",
             },
         }
@@ -1321,6 +1751,43 @@ def _read_token(request: web.Request, params: Mapping[str, Any]) -> str | None:
         return authorization.removeprefix("Bearer ").strip() or None
     token = params.get("token")
     return token if isinstance(token, str) and token else None
+
+
+def _read_client_credentials(request: web.Request, params: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Return the OAuth client id and secret, and remove the secret from `params` so it is never recorded.
+
+    slack_sdk sends them as HTTP Basic auth. The `client_id` and `client_secret` parameters are
+    read when no Basic auth header is present.
+    """
+    client_secret = params.pop("client_secret", None)
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Basic "):
+        return _decode_basic_auth(authorization.removeprefix("Basic "))
+    client_id = params.get("client_id")
+    return (
+        client_id if isinstance(client_id, str) else None,
+        client_secret if isinstance(client_secret, str) else None,
+    )
+
+
+def _decode_basic_auth(encoded: str) -> tuple[str | None, str | None]:
+    """Split base64 `login:password` credentials, or return (None, None) when they are malformed."""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    login, colon, password = decoded.partition(":")
+    return (login, password) if colon else (None, None)
+
+
+def _new_secret(prefix: str, owner: str) -> str:
+    """Generate a token or code such as `xoxb-T0002-3f9a…`, ending in 16 random hex digits."""
+    return f"{prefix}-{owner}-{secrets.token_hex(8)}"
+
+
+def _slug(name: str) -> str:
+    """Turn a workspace name into the subdomain of its Slack URL."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "workspace"
 
 
 def _answer_ok(context: _CallContext) -> dict[str, Any]:

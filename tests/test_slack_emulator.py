@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from tests.slack_emulator import (
     MAX_MESSAGE_BLOCKS,
@@ -799,6 +808,627 @@ async def test_append_after_stop_fails(client: AsyncWebClient) -> None:
     error = await slack_error(client.chat_appendStream(channel="D0042", ts=started["ts"], markdown_text="b"))
 
     assert error.response["error"] == "message_not_in_streaming_state"
+
+
+# Workspaces
+
+
+def client_for(emulator: SlackEmulator, token: str) -> AsyncWebClient:
+    return AsyncWebClient(token=token, base_url=emulator.base_url)
+
+
+# NOTE: slack_sdk 3.48's oauth_v2_access builds an aiohttp.BasicAuth, which the installed aiohttp 3.14 reports
+# as deprecated, and pytest turns warnings into errors. Only tests that call oauth.v2.access through slack_sdk
+# ignore that one warning.
+SLACK_SDK_BASIC_AUTH = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
+
+
+async def exchange_code(emulator: SlackEmulator, code: str, **kwargs: Any) -> AsyncSlackResponse:
+    """Call oauth.v2.access as slack_sdk does: client credentials as HTTP Basic auth, the code as a form field."""
+    client = AsyncWebClient(base_url=emulator.base_url)
+    return await client.oauth_v2_access(
+        client_id=emulator.client_id, client_secret=emulator.client_secret, code=code, **kwargs
+    )
+
+
+async def refresh(emulator: SlackEmulator, refresh_token: str) -> AsyncSlackResponse:
+    client = AsyncWebClient(base_url=emulator.base_url)
+    return await client.oauth_v2_access(
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        grant_type="refresh_token",
+        refresh_token=refresh_token,
+    )
+
+
+async def test_add_workspace_generates_bot_token(emulator: SlackEmulator) -> None:
+    token = emulator.add_workspace("T0002", team_name="Client Co")
+
+    response = await client_for(emulator, token).auth_test()
+
+    assert token.startswith("xoxb-T0002-")
+    assert response["team_id"] == "T0002"
+    assert response["team"] == "Client Co"
+    assert response["url"] == "https://client-co.slack.com/"
+    assert response["user_id"] == "U0BOT"
+    assert response["bot_id"] == "B0BOT"
+    assert response["is_enterprise_install"] is False
+    assert "enterprise_id" not in response
+
+
+async def test_add_workspace_keeps_given_token(emulator: SlackEmulator) -> None:
+    token = emulator.add_workspace("T0002", bot_token="xoxb-client", bot_user_id="U0CLIENTBOT")
+
+    response = await client_for(emulator, token).auth_test()
+
+    assert token == "xoxb-client"
+    assert response["user_id"] == "U0CLIENTBOT"
+    assert emulator.workspaces["T0002"].bot_user_id == "U0CLIENTBOT"
+
+
+def test_add_workspace_rejects_registered_team() -> None:
+    emulator = SlackEmulator()
+    emulator.add_workspace("T0002")
+
+    with pytest.raises(ValueError, match="T0002 is already registered"):
+        emulator.add_workspace("T0002")
+    with pytest.raises(ValueError, match="T0001 is already registered"):
+        emulator.add_workspace("T0001")
+    with pytest.raises(ValueError, match="already registered"):
+        emulator.add_workspace("T0003", bot_token=TOKEN)
+    assert set(emulator.workspaces) == {"T0001", "T0002"}
+
+
+async def test_auth_test_identity_per_token(emulator: SlackEmulator) -> None:
+    agency = emulator.add_workspace("T0002", team_name="Agency")
+    grid = emulator.add_workspace("T0003", team_name="Grid Team", enterprise_id="E0001")
+    expected = {
+        TOKEN: ("T0001", "Emulated Workspace", None),
+        agency: ("T0002", "Agency", None),
+        grid: ("T0003", "Grid Team", "E0001"),
+    }
+
+    for token, (team_id, team_name, enterprise_id) in expected.items():
+        response = await client_for(emulator, token).auth_test()
+        assert response["team_id"] == team_id
+        assert response["team"] == team_name
+        assert response.get("enterprise_id") == enterprise_id
+        assert response["is_enterprise_install"] is False
+
+    calls = emulator.calls_to("auth.test")
+    assert [call.team_id for call in calls] == ["T0001", "T0002", "T0003"]
+    assert [call.enterprise_id for call in calls] == [None, None, "E0001"]
+
+
+async def test_two_workspaces_post_side_by_side(emulator: SlackEmulator, client: AsyncWebClient) -> None:
+    other = client_for(emulator, emulator.add_workspace("T0002"))
+
+    first = await client.chat_postMessage(channel="C0001", text="for T0001")
+    second = await other.chat_postMessage(channel="C0001", text="for T0002")
+
+    calls = emulator.calls_to("chat.postMessage")
+    assert [call.team_id for call in calls] == ["T0001", "T0002"]
+    assert first["message"]["team"] == "T0001"
+    assert second["message"]["team"] == "T0002"
+    assert [message.text for message in emulator.posted_messages(team_id="T0002")] == ["for T0002"]
+    assert [message.text for message in emulator.posted_messages("C0001", team_id="T0001")] == ["for T0001"]
+    assert len(emulator.posted_messages("C0001")) == 2
+
+
+async def test_workspace_ids_in_views_and_channels(emulator: SlackEmulator) -> None:
+    other = client_for(emulator, emulator.add_workspace("T0002"))
+
+    view = await other.views_publish(user_id="U1", view={"type": "home", "blocks": [section("hi")]})
+    channel = await other.conversations_info(channel="C0001")
+    user = await other.users_info(user="U1")
+
+    assert view["view"]["team_id"] == "T0002"
+    assert channel["channel"]["context_team_id"] == "T0002"
+    assert user["user"]["team_id"] == "T0002"
+
+
+async def test_update_from_other_workspace_not_found(emulator: SlackEmulator, client: AsyncWebClient) -> None:
+    other = client_for(emulator, emulator.add_workspace("T0002"))
+    posted = await client.chat_postMessage(channel="C0001", text="mine")
+
+    error = await slack_error(other.chat_update(channel="C0001", ts=posted["ts"], text="theirs"))
+
+    assert error.response["error"] == "message_not_found"
+    assert emulator.posted_messages()[0].text == "mine"
+
+
+async def test_unknown_token_recorded_without_team(emulator: SlackEmulator) -> None:
+    await slack_error(client_for(emulator, "xoxb-wrong").auth_test())
+
+    call = emulator.calls_to("auth.test")[0]
+    assert call.team_id is None
+    assert call.enterprise_id is None
+
+
+async def test_revoke_workspace_revokes_only_its_tokens(emulator: SlackEmulator, client: AsyncWebClient) -> None:
+    other_token = emulator.add_workspace("T0002")
+
+    revoked = emulator.revoke_workspace("T0002")
+    error = await slack_error(client_for(emulator, other_token).chat_postMessage(channel="C0001", text="hi"))
+    response = await client.chat_postMessage(channel="C0001", text="hi")
+
+    assert revoked == {other_token}
+    assert error.response["error"] == "token_revoked"
+    assert emulator.calls_to("chat.postMessage")[0].team_id == "T0002"
+    assert response["ok"] is True
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_revoke_workspace_covers_constructor_tokens(emulator: SlackEmulator, client: AsyncWebClient) -> None:
+    installed = await exchange_code(emulator, emulator.issue_oauth_code("T0001"))
+
+    revoked = emulator.revoke_workspace("T0001")
+    error = await slack_error(client.auth_test())
+
+    assert revoked == {TOKEN, installed["access_token"]}
+    assert error.response["error"] == "token_revoked"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_revoke_workspace_drops_refresh_tokens(emulator: SlackEmulator) -> None:
+    installed = await exchange_code(emulator, emulator.issue_oauth_code("T0002", token_rotation=True))
+
+    emulator.revoke_workspace("T0002")
+    auth_error = await slack_error(client_for(emulator, installed["access_token"]).auth_test())
+    refresh_error = await slack_error(refresh(emulator, installed["refresh_token"]))
+
+    assert auth_error.response["error"] == "token_revoked"
+    assert refresh_error.response["error"] == "invalid_refresh_token"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_revoke_enterprise_revokes_org_install(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0005", enterprise_id="E0001", is_enterprise_install=True)
+    installed = await exchange_code(emulator, code)
+
+    revoked = emulator.revoke_workspace("E0001")
+
+    assert revoked == {installed["access_token"]}
+
+
+# OAuth v2 (oauth.v2.access)
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_team_install_response(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002", installer_user_id="U0ADMIN")
+
+    response = await exchange_code(emulator, code)
+    identity = await client_for(emulator, response["access_token"]).auth_test()
+
+    assert response.data == {
+        "ok": True,
+        "app_id": "A0APP",
+        "authed_user": {"id": "U0ADMIN"},
+        "scope": "chat:write,commands,channels:read,groups:read,users:read",
+        "token_type": "bot",
+        "access_token": response["access_token"],
+        "bot_user_id": "U0BOT",
+        "team": {"id": "T0002", "name": "Workspace T0002"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+    }
+    assert response["access_token"].startswith("xoxb-T0002-")
+    assert identity["team_id"] == "T0002"
+    assert emulator.workspaces["T0002"].team_name == "Workspace T0002"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_call_recorded_without_secret(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002")
+    redirect_uri = "https://example.test/slack/oauth_redirect"
+
+    await exchange_code(emulator, code, redirect_uri=redirect_uri)
+
+    call = emulator.calls_to("oauth.v2.access")[0]
+    assert call.params == {"code": code, "redirect_uri": redirect_uri}
+    assert call.token is None
+    assert call.team_id is None
+
+
+async def test_oauth_form_credentials_accepted(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002")
+    form = {"client_id": emulator.client_id, "client_secret": emulator.client_secret, "code": code}
+
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{emulator.base_url}oauth.v2.access", data=form) as response:
+            body = await response.json()
+
+    assert body["ok"] is True
+    assert body["team"]["id"] == "T0002"
+    assert emulator.calls_to("oauth.v2.access")[0].params == {"client_id": "C0CLIENTID", "code": code}
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_grid_workspace_install(emulator: SlackEmulator) -> None:
+    emulator.enterprise_names["E0001"] = "Starship"
+    code = emulator.issue_oauth_code("T0005", enterprise_id="E0001")
+
+    response = await exchange_code(emulator, code)
+    identity = await client_for(emulator, response["access_token"]).auth_test()
+
+    assert response["team"] == {"id": "T0005", "name": "Workspace T0005"}
+    assert response["enterprise"] == {"id": "E0001", "name": "Starship"}
+    assert response["is_enterprise_install"] is False
+    assert identity["team_id"] == "T0005"
+    assert identity["enterprise_id"] == "E0001"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_org_wide_install(emulator: SlackEmulator) -> None:
+    emulator.enterprise_names["E0001"] = "Starship"
+    code = emulator.issue_oauth_code("T0005", enterprise_id="E0001", is_enterprise_install=True)
+
+    response = await exchange_code(emulator, code)
+    org = client_for(emulator, response["access_token"])
+    identity = await org.auth_test()
+    await org.chat_postMessage(channel="C0001", text="for T0005", team_id="T0005")
+    await org.chat_postMessage(channel="C0001", text="no team named")
+
+    assert response["team"] is None
+    assert response["enterprise"] == {"id": "E0001", "name": "Starship"}
+    assert response["is_enterprise_install"] is True
+    assert response["access_token"].startswith("xoxb-E0001-")
+    assert identity["team_id"] == "E0001"
+    assert identity["team"] == "Starship"
+    assert identity["enterprise_id"] == "E0001"
+    assert identity["is_enterprise_install"] is True
+    assert identity["url"] == "https://starship.enterprise.slack.com/"
+    posts = emulator.calls_to("chat.postMessage")
+    assert [call.team_id for call in posts] == ["T0005", None]
+    assert [call.enterprise_id for call in posts] == ["E0001", "E0001"]
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_org_wide_token_updates_grid_messages(emulator: SlackEmulator) -> None:
+    team_token = await exchange_code(emulator, emulator.issue_oauth_code("T0005", enterprise_id="E0001"))
+    org_code = emulator.issue_oauth_code("T0005", is_enterprise_install=True)
+    org_token = (await exchange_code(emulator, org_code))["access_token"]
+    posted = await client_for(emulator, team_token["access_token"]).chat_postMessage(channel="C0001", text="v1")
+
+    updated = await client_for(emulator, org_token).chat_update(channel="C0001", ts=posted["ts"], text="v2")
+
+    assert updated["ok"] is True
+    assert emulator.posted_messages(team_id="T0005")[0].text == "v2"
+
+
+def test_issue_oauth_code_checks_enterprise() -> None:
+    emulator = SlackEmulator()
+    emulator.add_workspace("T0005", enterprise_id="E0001")
+
+    with pytest.raises(ValueError, match="needs an enterprise_id"):
+        emulator.issue_oauth_code("T0002", is_enterprise_install=True)
+    with pytest.raises(ValueError, match="belongs to enterprise E0001, not E0002"):
+        emulator.issue_oauth_code("T0005", enterprise_id="E0002")
+    assert "T0002" not in emulator.workspaces
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_install_with_user_token(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002", installer_user_id="U0ADMIN", user_token=True)
+
+    response = await exchange_code(emulator, code)
+    authed_user = response["authed_user"]
+    identity = await client_for(emulator, authed_user["access_token"]).auth_test()
+
+    assert authed_user["id"] == "U0ADMIN"
+    assert authed_user["scope"] == "chat:write"
+    assert authed_user["token_type"] == "user"
+    assert authed_user["access_token"].startswith("xoxp-T0002-")
+    assert "refresh_token" not in authed_user
+    assert identity["user_id"] == "U0ADMIN"
+    assert identity["team_id"] == "T0002"
+    assert "bot_id" not in identity
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_install_with_rotation(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002", user_token=True, token_rotation=True)
+
+    response = await exchange_code(emulator, code)
+    identity = await client_for(emulator, response["access_token"]).auth_test()
+
+    assert response["refresh_token"].startswith("xoxe-1-T0002-")
+    assert response["expires_in"] == 43_200
+    assert response["authed_user"]["refresh_token"].startswith("xoxe-1-T0002-")
+    assert response["authed_user"]["expires_in"] == 43_200
+    assert 43_100 <= identity["expires_in"] <= 43_200
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_reinstall_keeps_previous_token(emulator: SlackEmulator) -> None:
+    first = (await exchange_code(emulator, emulator.issue_oauth_code("T0002")))["access_token"]
+    second = (await exchange_code(emulator, emulator.issue_oauth_code("T0002")))["access_token"]
+
+    first_identity = await client_for(emulator, first).auth_test()
+    second_identity = await client_for(emulator, second).auth_test()
+
+    assert first != second
+    assert first_identity["team_id"] == "T0002"
+    assert second_identity["team_id"] == "T0002"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_code_reuse_invalid_code(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002")
+    await exchange_code(emulator, code)
+
+    error = await slack_error(exchange_code(emulator, code))
+
+    assert error.response["error"] == "invalid_code"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_unknown_code_invalid_code(emulator: SlackEmulator) -> None:
+    error = await slack_error(exchange_code(emulator, "code-T0002-unknown"))
+
+    assert error.response["error"] == "invalid_code"
+
+
+@SLACK_SDK_BASIC_AUTH
+@pytest.mark.parametrize(
+    ("client_id", "client_secret", "expected"),
+    [
+        ("C0OTHER", "test-client-secret", "invalid_client_id"),
+        ("C0CLIENTID", "wrong-secret", "bad_client_secret"),
+    ],
+    ids=["wrong-client-id", "wrong-secret"],
+)
+async def test_oauth_bad_client_credentials(
+    emulator: SlackEmulator, client_id: str, client_secret: str, expected: str
+) -> None:
+    code = emulator.issue_oauth_code("T0002")
+    client = AsyncWebClient(base_url=emulator.base_url)
+
+    error = await slack_error(client.oauth_v2_access(client_id=client_id, client_secret=client_secret, code=code))
+    retried = await exchange_code(emulator, code)
+
+    assert error.response["error"] == expected
+    assert retried["ok"] is True
+
+
+async def test_oauth_without_credentials_invalid_client_id(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002")
+
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{emulator.base_url}oauth.v2.access", data={"code": code}) as response:
+            body = await response.json()
+
+    assert body == {"ok": False, "error": "invalid_client_id"}
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_client_secret_configurable(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002")
+    client = AsyncWebClient(base_url=emulator.base_url)
+    emulator.client_secret = "rotated-secret"
+
+    error = await slack_error(
+        client.oauth_v2_access(client_id="C0CLIENTID", client_secret="test-client-secret", code=code)
+    )
+    response = await client.oauth_v2_access(client_id="C0CLIENTID", client_secret="rotated-secret", code=code)
+
+    assert error.response["error"] == "bad_client_secret"
+    assert response["ok"] is True
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_unknown_grant_type(emulator: SlackEmulator) -> None:
+    client = AsyncWebClient(base_url=emulator.base_url)
+
+    error = await slack_error(
+        client.oauth_v2_access(client_id="C0CLIENTID", client_secret="test-client-secret", grant_type="password")
+    )
+
+    assert error.response["error"] == "invalid_grant_type"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_refresh_rotates_bot_token(emulator: SlackEmulator) -> None:
+    installed = await exchange_code(emulator, emulator.issue_oauth_code("T0002", token_rotation=True))
+
+    refreshed = await refresh(emulator, installed["refresh_token"])
+    new_identity = await client_for(emulator, refreshed["access_token"]).auth_test()
+    old_identity = await client_for(emulator, installed["access_token"]).auth_test()
+
+    assert refreshed["token_type"] == "bot"
+    assert refreshed["access_token"].startswith("xoxb-T0002-")
+    assert refreshed["access_token"] != installed["access_token"]
+    assert refreshed["refresh_token"] != installed["refresh_token"]
+    assert refreshed["expires_in"] == 43_200
+    assert refreshed["bot_user_id"] == "U0BOT"
+    assert refreshed["team"] == {"id": "T0002", "name": "Workspace T0002"}
+    assert new_identity["team_id"] == "T0002"
+    assert old_identity["ok"] is True
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_refresh_token_works_once(emulator: SlackEmulator) -> None:
+    installed = await exchange_code(emulator, emulator.issue_oauth_code("T0002", token_rotation=True))
+    refreshed = await refresh(emulator, installed["refresh_token"])
+
+    error = await slack_error(refresh(emulator, installed["refresh_token"]))
+    again = await refresh(emulator, refreshed["refresh_token"])
+
+    assert error.response["error"] == "invalid_refresh_token"
+    assert again["ok"] is True
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_oauth_refresh_rotates_user_token(emulator: SlackEmulator) -> None:
+    code = emulator.issue_oauth_code("T0002", installer_user_id="U0ADMIN", user_token=True, token_rotation=True)
+    installed = await exchange_code(emulator, code)
+
+    refreshed = await refresh(emulator, installed["authed_user"]["refresh_token"])
+    identity = await client_for(emulator, refreshed["access_token"]).auth_test()
+
+    assert refreshed["token_type"] == "user"
+    assert refreshed["access_token"].startswith("xoxp-T0002-")
+    assert "bot_user_id" not in refreshed
+    assert identity["user_id"] == "U0ADMIN"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_expired_token_token_expired(emulator: SlackEmulator) -> None:
+    emulator.token_lifetime_seconds = 0
+    installed = await exchange_code(emulator, emulator.issue_oauth_code("T0002", token_rotation=True))
+
+    error = await slack_error(client_for(emulator, installed["access_token"]).auth_test())
+    emulator.token_lifetime_seconds = 60
+    refreshed = await refresh(emulator, installed["refresh_token"])
+    identity = await client_for(emulator, refreshed["access_token"]).auth_test()
+
+    assert error.response["error"] == "token_expired"
+    assert emulator.calls_to("auth.test")[0].team_id == "T0002"
+    assert refreshed["expires_in"] == 60
+    assert identity["ok"] is True
+
+
+# Bolt's own install path
+
+
+class MemoryInstallationStore(AsyncInstallationStore):
+    """Installations in a list, latest last: enough for Bolt's OAuth flow and slack_sdk's token rotator."""
+
+    def __init__(self) -> None:
+        self.installations: list[Installation] = []
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(__name__)
+
+    async def async_save(self, installation: Installation) -> None:
+        self.installations.append(installation)
+
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        for installation in reversed(self.installations):
+            same_team = installation.enterprise_id == enterprise_id and installation.team_id == team_id
+            if same_team and user_id in (None, installation.user_id):
+                return installation
+        return None
+
+    async def async_find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
+        installation = await self.async_find_installation(enterprise_id=enterprise_id, team_id=team_id)
+        return None if installation is None else installation.to_bot()
+
+
+class MemoryStateStore(AsyncOAuthStateStore):
+    def __init__(self) -> None:
+        self.states: set[str] = set()
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(__name__)
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        state = f"state-{len(self.states)}"
+        self.states.add(state)
+        return state
+
+    async def async_consume(self, state: str) -> bool:
+        if state not in self.states:
+            return False
+        self.states.remove(state)
+        return True
+
+
+def bolt_oauth_flow(emulator: SlackEmulator, store: AsyncInstallationStore) -> AsyncOAuthFlow:
+    settings = AsyncOAuthSettings(
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        scopes=["chat:write", "commands"],
+        user_scopes=[],
+        redirect_uri="https://example.test/slack/oauth_redirect",
+        installation_store=store,
+        state_store=MemoryStateStore(),
+    )
+    return AsyncOAuthFlow(client=AsyncWebClient(base_url=emulator.base_url), settings=settings)
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_bolt_run_installation_with_rotation(emulator: SlackEmulator) -> None:
+    flow = bolt_oauth_flow(emulator, MemoryInstallationStore())
+    code = emulator.issue_oauth_code("T0002", installer_user_id="U0ADMIN", user_token=True, token_rotation=True)
+
+    installation = await flow.run_installation(code)
+
+    assert installation is not None
+    assert installation.team_id == "T0002"
+    assert installation.team_name == "Workspace T0002"
+    assert installation.enterprise_id is None
+    assert installation.is_enterprise_install is False
+    assert installation.app_id == "A0APP"
+    assert installation.bot_token is not None
+    assert installation.bot_token.startswith("xoxb-T0002-")
+    assert installation.bot_id == "B0BOT"
+    assert installation.bot_user_id == "U0BOT"
+    assert installation.user_id == "U0ADMIN"
+    assert installation.user_token is not None
+    assert installation.user_token.startswith("xoxp-T0002-")
+    assert installation.bot_refresh_token is not None
+    assert installation.bot_refresh_token.startswith("xoxe-1-T0002-")
+    assert installation.bot_token_expires_at is not None
+    assert abs(installation.bot_token_expires_at - (time.time() + 43_200)) < 60
+    auth_call = emulator.calls_to("auth.test")[0]
+    assert auth_call.token == installation.bot_token
+    assert auth_call.team_id == "T0002"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_bolt_org_wide_installation(emulator: SlackEmulator) -> None:
+    flow = bolt_oauth_flow(emulator, MemoryInstallationStore())
+    code = emulator.issue_oauth_code("T0005", enterprise_id="E0001", is_enterprise_install=True)
+
+    installation = await flow.run_installation(code)
+
+    assert installation is not None
+    assert installation.team_id is None
+    assert installation.enterprise_id == "E0001"
+    assert installation.enterprise_name == "Org E0001"
+    assert installation.enterprise_url == "https://org-e0001.enterprise.slack.com/"
+    assert installation.is_enterprise_install is True
+    assert installation.bot_id == "B0BOT"
+
+
+@SLACK_SDK_BASIC_AUTH
+async def test_bolt_installation_rotated_by_slack_sdk(emulator: SlackEmulator) -> None:
+    store = MemoryInstallationStore()
+    flow = bolt_oauth_flow(emulator, store)
+    installation = await flow.run_installation(emulator.issue_oauth_code("T0002", token_rotation=True))
+    assert installation is not None
+    await store.async_save(installation)
+    bot = await store.async_find_bot(enterprise_id=None, team_id="T0002")
+    assert bot is not None
+    rotator = AsyncTokenRotator(
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        client=AsyncWebClient(base_url=emulator.base_url),
+    )
+
+    # Asking for rotation a day ahead makes the 12-hour token due now.
+    rotated = await rotator.perform_bot_token_rotation(bot=bot, minutes_before_expiration=24 * 60)
+
+    assert rotated is not None
+    assert rotated.bot_token != bot.bot_token
+    assert rotated.bot_refresh_token != bot.bot_refresh_token
+    identity = await client_for(emulator, rotated.bot_token).auth_test()
+    assert identity["team_id"] == "T0002"
+    reuse = await slack_error(refresh(emulator, str(bot.bot_refresh_token)))
+    assert reuse.response["error"] == "invalid_refresh_token"
 
 
 # Standalone mode

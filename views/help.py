@@ -34,7 +34,7 @@ SUBCOMMANDS = (
     Subcommand(
         "link",
         "/missioncontrol link <grant>",
-        "links this workspace to a Mission Control account with a grant from an admin (coming soon)",
+        "links this workspace to a Mission Control account with a grant from an admin",
     ),
     Subcommand("help", "/missioncontrol help", "shows this message"),
 )

@@ -40,6 +40,7 @@ from views.rule_text import (
     add_rule_actions,
     button,
     context_block,
+    escape_keeping_mentions,
     feed_health_fields,
     field,
     fields_block,
@@ -266,7 +267,7 @@ def _audit_line(entry: AuditEntry) -> str:
     return AUDIT_LINE.format(
         user=user_mention(entry.user_id),
         action=escape_and_truncate(" ".join(entry.action.split()), MAX_AUDIT_ACTION),
-        target=escape_and_truncate(" ".join(entry.target.split()), MAX_AUDIT_TARGET),
+        target=escape_keeping_mentions(" ".join(entry.target.split()), MAX_AUDIT_TARGET),
         when=slack_date(entry.at),
     )
 

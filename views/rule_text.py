@@ -137,7 +137,8 @@ MAX_MENU_RULE_ID = MAX_OPTION_VALUE - max(len(verb) for verb in MENU_VERBS) - le
 # Slack ids as they appear in mentions: channels start with C or G, users with U or W.
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{1,30}")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
-_USER_MENTION = re.compile(r"<@[UW][A-Z0-9]{1,30}>")
+# Mentions of users and channels by Slack id; only text a handler built from Slack's ids carries them.
+_USER_MENTION = re.compile(r"<(?:@[UW]|#[CG])[A-Z0-9]{1,30}>")
 _TYPE_ORDER = {notification_type: index for index, notification_type in enumerate(NotificationType)}
 
 
@@ -164,7 +165,7 @@ def code_text(raw: str) -> str:
 
 
 def escape_keeping_mentions(text: str, limit: int) -> str:
-    """Escape `text` for `mrkdwn` except its user mentions (`<@U123>`), and cut it to `limit` characters.
+    """Escape `text` for `mrkdwn` except user and channel mentions (`<@U123>`, `<#C123>`); cut to `limit`.
 
     Suits text that a handler built from Slack user ids, such as "workspace admins and owners, <@U1>".
     """
@@ -181,7 +182,7 @@ def escape_keeping_mentions(text: str, limit: int) -> str:
 def _truncate_keeping_mentions(text: str, limit: int) -> str:
     """Cut escaped text like `truncate`, dropping a mention that the cut would leave half open."""
     cut = truncate(text, limit)
-    opening = cut.rfind("<@")
+    opening = max(cut.rfind("<@"), cut.rfind("<#"))
     if opening >= 0 and ">" not in cut[opening:]:
         return cut[:opening].rstrip() + ELLIPSIS
     return cut

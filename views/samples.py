@@ -6,8 +6,9 @@ from views.messages import SlackMessage
 
 DIGEST_SAMPLE_HEADER = "Daily digest (sample)"
 DIGEST_SAMPLE_TEXT = (
-    "Once a day, at the send time set in the Mission Control App Home, this channel gets a summary: "
-    "notes by status, outliers of the last 24 hours by severity, and key metrics per marketing channel."
+    "This channel is set to get the daily digest: notes by status, outliers of the last 24 hours by severity, "
+    "and key metrics per marketing channel. Daily digests are not sent yet; this rule will start working "
+    "when they are."
 )
 
 

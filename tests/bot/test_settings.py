@@ -25,6 +25,7 @@ OAUTH = {
     "SLACK_REDIRECT_URI": "https://bot.example/slack/oauth_redirect",
     "SLACK_SIGNING_SECRET": "signing-secret",
     "MISSIONCONTROL_EVENTS_SECRET": "events-secret",
+    "MISSIONCONTROL_INSTALL_SECRET": "install-secret",
 }
 
 
@@ -47,6 +48,9 @@ BAD_ENVIRONMENTS = [
     ),
     pytest.param(
         without(OAUTH, "MISSIONCONTROL_EVENTS_SECRET"), "MISSIONCONTROL_EVENTS_SECRET", id="oauth-no-events-secret"
+    ),
+    pytest.param(
+        without(OAUTH, "MISSIONCONTROL_INSTALL_SECRET"), "MISSIONCONTROL_INSTALL_SECRET", id="oauth-no-install-secret"
     ),
     pytest.param(
         {**SINGLE_WORKSPACE, "MISSIONCONTROL_EVENTS_SECRET": " , "},
