@@ -180,7 +180,9 @@ def build_runtime(
     database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
     storage = Storage.create(database, retention_days=settings.MISSIONCONTROL_RETENTION_DAYS)
     index = RuleIndex(storage)
-    slack = build_slack_side(settings, storage=storage, database=database, clock=clock)
+    slack = build_slack_side(
+        settings, storage=storage, database=database, clock=clock, on_workspace_change=index.mark_stale
+    )
     if poster is None:
         poster = SlackPoster(client=slack.client, tokens=slack.tokens) if slack else ConsolePoster(stdout)
     delivery = DeliveryService(

@@ -8,7 +8,7 @@ the callback takes it back by that state and records the workspace as the grant 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from slack_bolt.error import BoltError
@@ -56,8 +56,10 @@ class MissionControlOAuthFlow(AsyncOAuthFlow):
         grants: GrantRepository,
         install_secrets: Sequence[str],
         clock: Clock,
+        on_workspace_change: Callable[[], None],
     ) -> None:
         super().__init__(client=client, settings=settings, logger=logging.getLogger("slack_bolt.oauth"))
+        self._on_workspace_change = on_workspace_change
         self._storage = storage
         self._grants = grants
         self._install_secrets = list(install_secrets)
@@ -93,6 +95,7 @@ class MissionControlOAuthFlow(AsyncOAuthFlow):
             installation.set_custom_value("mc_user_id", grant.user_id)
         await super().store_installation(request, installation)
         await record_workspace(self._storage, installation, grant=grant, clock=self._clock)
+        self._on_workspace_change()
 
     async def _take_grant(self, request: AsyncBoltRequest) -> Grant | None:
         state = _first(request, "state")

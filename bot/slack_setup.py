@@ -50,11 +50,21 @@ class SlackSide:
     ensure_indexes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
-def build_slack_side(settings: Settings, *, storage: Storage, database: Database, clock: Clock) -> SlackSide | None:
+def build_slack_side(
+    settings: Settings,
+    *,
+    storage: Storage,
+    database: Database,
+    clock: Clock,
+    on_workspace_change: Callable[[], None],
+) -> SlackSide | None:
+    """Build the Slack side; `on_workspace_change` runs after an install changes a workspace record."""
     if settings.slack_mode is SlackMode.LOCAL:
         return None
     if settings.slack_mode is SlackMode.OAUTH:
-        return _oauth_side(settings, storage=storage, database=database, clock=clock)
+        return _oauth_side(
+            settings, storage=storage, database=database, clock=clock, on_workspace_change=on_workspace_change
+        )
     return _single_workspace_side(settings)
 
 
@@ -80,7 +90,14 @@ def _single_workspace_side(settings: Settings) -> SlackSide:
     return SlackSide(client=client, app=app, tokens=tokens, single_workspace_tokens=tokens)
 
 
-def _oauth_side(settings: Settings, *, storage: Storage, database: Database, clock: Clock) -> SlackSide:
+def _oauth_side(
+    settings: Settings,
+    *,
+    storage: Storage,
+    database: Database,
+    clock: Clock,
+    on_workspace_change: Callable[[], None],
+) -> SlackSide:
     assert settings.SLACK_CLIENT_ID is not None and settings.SLACK_CLIENT_SECRET is not None
     client_id, client_secret = settings.SLACK_CLIENT_ID, settings.SLACK_CLIENT_SECRET.get_secret_value()
     client = _client(settings)
@@ -113,6 +130,7 @@ def _oauth_side(settings: Settings, *, storage: Storage, database: Database, clo
         grants=grants,
         install_secrets=settings.install_secrets,
         clock=clock,
+        on_workspace_change=on_workspace_change,
     )
     bolt_logger = logging.getLogger("slack_bolt")
     authorize = AsyncInstallationStoreAuthorize(

@@ -81,10 +81,14 @@ async def publish_home(
 
 
 async def client_names(context: AsyncBoltContext, workspace: Workspace) -> dict[str, str]:
+    """Name the clients the workspace may see: all of its agency's, or only its own in a client workspace."""
     if workspace.agency_id is None:
         return {}
-    clients = await storage_of(context).clients.list_for_agency(workspace.agency_id)
-    return {client.client_id: client.name for client in clients}
+    clients = storage_of(context).clients
+    if workspace.client_id is not None:
+        own = await clients.get(agency_id=workspace.agency_id, client_id=workspace.client_id)
+        return {workspace.client_id: own.name if own else workspace.client_id}
+    return {client.client_id: client.name for client in await clients.list_for_agency(workspace.agency_id)}
 
 
 async def _last_event(context: AsyncBoltContext, workspace: Workspace) -> Any:

@@ -45,4 +45,5 @@ async def _mark_inactive(context: AsyncBoltContext, reason: str) -> None:
     changed = await storage_of(context).workspaces.set_status(
         team_id, WorkspaceStatus.INACTIVE, reason=reason, now=clock_of(context).now()
     )
+    services_of(context).rules_changed()
     logger.warning("Workspace marked inactive (team %s, changed %s, reason %s)", team_id, changed, reason)

@@ -1917,6 +1917,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--token", default="xoxb-test-token", help="bot token the emulator accepts")
     parser.add_argument("--team", default="T0001", help="team id that auth.test returns")
     parser.add_argument(
+        "--admins", default="", help="comma-separated user ids that users.info reports as workspace admins"
+    )
+    parser.add_argument(
         "--channels",
         default=None,
         help="comma-separated channel ids the bot is a member of (default: every channel)",
@@ -1935,6 +1938,7 @@ async def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         on_call=_print_call,
     )
+    emulator.admin_users.update(user.strip() for user in args.admins.split(",") if user.strip())
     async with emulator:
         print(f"SLACK_API_URL={emulator.base_url}", flush=True)
         print(f"SLACK_BOT_TOKEN={args.token}  (team {args.team}, bot user {emulator.bot_user_id})", flush=True)
