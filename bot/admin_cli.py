@@ -10,7 +10,7 @@ from typing import TextIO
 from bot.grants import MAX_TTL, issue_grant
 from bot.settings import Settings
 from storage.crypto import InvalidKey, TokenCipher
-from storage.database import open_database
+from storage.database import Database, open_database
 from storage.installations import MongoInstallationStore
 
 TTL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -51,11 +51,10 @@ def print_grant(
     return 0
 
 
-async def rotate_key(settings: Settings, *, stdout: TextIO | None = None) -> int:
-    if settings.mongodb_uri is None:
-        print(
-            "missioncontrol: MONGODB_URI is not set: rotate-key re-encrypts the tokens stored there.", file=sys.stderr
-        )
+async def rotate_key(settings: Settings, *, database: Database | None = None, stdout: TextIO | None = None) -> int:
+    """Re-encrypt stored tokens under the newest key; `database` replaces MONGODB_URI's (tests)."""
+    if database is None and settings.mongodb_uri is None:
+        print("missioncontrol: MONGODB_URI is not set: rotate-key works on the tokens there.", file=sys.stderr)
         return 2
     if not settings.encryption_keys:
         print("missioncontrol: MISSIONCONTROL_ENCRYPTION_KEY is not set: set the new key first.", file=sys.stderr)
@@ -65,10 +64,12 @@ async def rotate_key(settings: Settings, *, stdout: TextIO | None = None) -> int
     except InvalidKey as error:
         print(f"missioncontrol: {error}", file=sys.stderr)
         return 2
-    database = open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
+    owned = database is None
+    database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
     try:
         changed = await MongoInstallationStore(database, cipher=cipher).rotate_keys()
     finally:
-        await database.close()
+        if owned:
+            await database.close()
     (stdout or sys.stdout).write(f"Re-encrypted tokens in {changed} documents under the newest key.\n")
     return 0

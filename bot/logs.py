@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+# Query parameters that carry secrets or one-time credentials: install grants, OAuth codes and states.
+_SECRET_QUERY = re.compile(r"\b(grant|code|state|token|client_secret)=[^&\s\"']+")
+
+
+class RedactSecrets(logging.Filter):
+    """Replace secret query parameters in any record the handler writes, whichever library logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_QUERY.sub(r"\1=[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 class AccessLogger(AbstractAccessLogger):
     """Logs method, path, status and duration; never the query string, which can carry grants or codes."""
 
@@ -39,6 +55,7 @@ class AccessLogger(AbstractAccessLogger):
 def configure_logging(*, level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

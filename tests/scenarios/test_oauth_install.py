@@ -6,7 +6,9 @@ and answers `oauth.v2.access` with a new bot token per install.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -14,7 +16,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from cryptography.fernet import Fernet
 
+from bot.admin_cli import rotate_key
 from bot.grants import issue_grant
+from bot.logs import configure_logging
+from bot.settings import load_settings
+from storage.crypto import TokenCipher
+from storage.installations import MongoInstallationStore
 from storage.models import NotificationType, WorkspaceStatus
 from storage.rules import RuleSpec
 from tests.conftest import EVENTS_SECRET, SIGNING_SECRET, BotFactory, RunningBot, load_example
@@ -289,3 +296,71 @@ async def test_org_wide_and_workspace_installs_coexist(bot: RunningBot, emulator
     team_token = await tokens.bot_token("T0W1")
     assert org_token and team_token
     assert org_token != team_token
+
+
+async def test_rotating_token_refreshed_before_posting(bot: RunningBot, emulator: SlackEmulator) -> None:
+    # A token that expires within two hours is refreshed before use, and the store keeps the new tokens.
+    emulator.token_lifetime_seconds = 3600
+    _, state, _ = await begin_install(bot, grant())
+    assert state is not None
+    status, _ = await finish_install(bot, state, emulator.issue_oauth_code("T0AGENCY", token_rotation=True))
+    assert status == 200
+    [exchange] = emulator.calls_to("oauth.v2.access")
+    first_token = exchange.response["access_token"]  # type: ignore[index]
+    await bot.runtime.storage.rules.create(RuleSpec("T0AGENCY", "C0OPS", NotificationType.SYSTEM_ERRORS), now=NOW)
+    bot.runtime.index.mark_stale()
+
+    await bot.post_events(load_example("system_error.json"))
+    await bot.settle()
+    [post] = emulator.calls_to("chat.postMessage")
+    assert post.ok
+    assert post.token != first_token
+    refreshes = [
+        call for call in emulator.calls_to("oauth.v2.access") if call.params.get("grant_type") == "refresh_token"
+    ]
+    assert len(refreshes) == 1
+    installations = bot.runtime.slack.oauth_flow.settings.installation_store  # type: ignore[union-attr]
+    bot_row = await installations.async_find_bot(enterprise_id=None, team_id="T0AGENCY")
+    assert bot_row is not None
+    assert bot_row.bot_token == post.token
+
+
+async def test_rotate_key_command(bot: RunningBot, emulator: SlackEmulator) -> None:
+    await install(bot, emulator, "T0AGENCY", grant())
+    new_key = Fernet.generate_key().decode()
+    settings = load_settings({"MISSIONCONTROL_ENCRYPTION_KEY": f"{new_key},{ENCRYPTION_KEY}"})
+    out = io.StringIO()
+    assert await rotate_key(settings, database=bot.runtime.storage.database, stdout=out) == 0
+    assert "Re-encrypted tokens in" in out.getvalue()
+    only_new = MongoInstallationStore(bot.runtime.storage.database, cipher=TokenCipher([new_key]))
+    found = await only_new.async_find_bot(enterprise_id=None, team_id="T0AGENCY")
+    assert found is not None
+    assert found.bot_token.startswith("xoxb-")
+
+
+async def test_no_token_reaches_logs(
+    start_bot: BotFactory, emulator: SlackEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("slack_sdk").level)
+    # The bot's own log set-up at its most talkative level, writing to the captured standard error.
+    configure_logging(level="DEBUG", fmt="text")
+    try:
+        bot = await start_bot(oauth_env(emulator))
+        await install(bot, emulator, "T0AGENCY", grant())
+        await bot.runtime.storage.rules.create(RuleSpec("T0AGENCY", "C0OPS", NotificationType.SYSTEM_ERRORS), now=NOW)
+        bot.runtime.index.mark_stale()
+        await bot.post_events(load_example("system_error.json"))
+        await bot.settle()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("slack_sdk").setLevel(saved[2])
+    logged = capsys.readouterr().err
+    secrets = {call.response["access_token"] for call in emulator.calls_to("oauth.v2.access")}  # type: ignore[index]
+    secrets |= {emulator.client_secret, INSTALL_SECRET, ENCRYPTION_KEY, SIGNING_SECRET, EVENTS_SECRET}
+    assert "GET /slack/oauth_redirect" in logged, "the run logged too little for the check to mean anything"
+    for secret in secrets:
+        assert secret not in logged
+    assert "grant=mcg1" not in logged
+    assert "code=code-" not in logged
