@@ -39,14 +39,18 @@ def print_grant(
     except ValueError as error:
         print(f"missioncontrol: {error}.", file=sys.stderr)
         return 2
-    token = issue_grant(
-        secret=settings.install_secrets[0],
-        agency_id=agency,
-        client_id=client,
-        user_id=user,
-        ttl=lifetime,
-        now=datetime.now(UTC),
-    )
+    try:
+        token = issue_grant(
+            secret=settings.install_secrets[0],
+            agency_id=agency,
+            client_id=client,
+            user_id=user,
+            ttl=lifetime,
+            now=datetime.now(UTC),
+        )
+    except ValueError as error:
+        print(f"missioncontrol: {error}.", file=sys.stderr)
+        return 2
     (stdout or sys.stdout).write(token + "\n")
     return 0
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
@@ -19,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, SystemClock
 from bot.delivery import DeliveryConfig, DeliveryService
+from bot.digest import DigestService
 from bot.ingest import EventIngest
 from bot.linking import LinkService
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
@@ -30,6 +32,7 @@ from bot.slack_setup import SlackSide, build_slack_side
 from bot.test_messages import TestMessageService
 from bot.web import create_web_app
 from handlers import channels, commands, home, houston, lifecycle, rules
+from handlers import digest as digest_handlers
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, SERVICES, STORAGE, Services
 from storage.database import Database, open_database
@@ -62,6 +65,7 @@ class Runtime:
     index: RuleIndex
     router: Router
     delivery: DeliveryService
+    digest: DigestService
     ingest: EventIngest
     bolt_app: AsyncApp | None
     slack_client: AsyncWebClient | None
@@ -90,6 +94,7 @@ class Runtime:
         await self.router.sweep()
         self.router.start()
         self.delivery.start()
+        await self.digest.start()
         if self.socket_mode is not None:
             # Slack traffic arrives over a WebSocket that the bot opens, instead of at /slack/events.
             await self.socket_mode.connect_async()
@@ -99,6 +104,7 @@ class Runtime:
         """Stop routing, let in-flight posts finish within `delivery_timeout`, then close what this runtime owns."""
         if self.socket_mode is not None:
             await self.socket_mode.close_async()
+        self.digest.stop()
         await self.router.stop()
         await self.delivery.stop(timeout=delivery_timeout)
         await self.index.stop()
@@ -173,8 +179,13 @@ def build_runtime(
     poster: Poster | None = None,
     stdout: TextIO | None = None,
     delivery_config: DeliveryConfig | None = None,
+    digest_scheduler: bool = True,
 ) -> Runtime:
-    """Create every part; nothing connects until `Runtime.start`."""
+    """Create every part; nothing connects until `Runtime.start`.
+
+    `digest_scheduler=False` leaves digests to explicit `runtime.digest.run_due()` calls (tests move a fake
+    clock instead of waiting for APScheduler's wall-clock triggers).
+    """
     clock = clock or SystemClock()
     owns_database = database is None
     database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
@@ -189,8 +200,19 @@ def build_runtime(
         storage=storage, poster=poster, index=index, clock=clock, web_url=settings.web_url, config=delivery_config
     )
     router = Router(storage=storage, index=index, clock=clock, on_deliveries=delivery.wake)
+    digest = DigestService(
+        storage=storage,
+        poster=poster,
+        clock=clock,
+        index=index,
+        web_url=settings.web_url,
+        owner=delivery.owner,
+        scheduler=AsyncIOScheduler(timezone="UTC") if digest_scheduler else None,
+    )
     if slack is not None:
-        _wire_handlers(slack, settings=settings, storage=storage, clock=clock, poster=poster, index=index)
+        _wire_handlers(
+            slack, settings=settings, storage=storage, clock=clock, poster=poster, index=index, digest=digest
+        )
 
     def on_stored(events: list[StoredEvent]) -> None:
         router.submit(events)
@@ -209,6 +231,7 @@ def build_runtime(
         index=index,
         router=router,
         delivery=delivery,
+        digest=digest,
         ingest=ingest,
         bolt_app=slack.app if slack else None,
         slack_client=slack.client if slack else None,
@@ -228,7 +251,14 @@ def _build_socket_mode(settings: Settings, slack: SlackSide | None) -> AsyncSock
 
 
 def _wire_handlers(
-    slack: SlackSide, *, settings: Settings, storage: Storage, clock: Clock, poster: Poster, index: RuleIndex
+    slack: SlackSide,
+    *,
+    settings: Settings,
+    storage: Storage,
+    clock: Clock,
+    poster: Poster,
+    index: RuleIndex,
+    digest: DigestService,
 ) -> None:
     test_messages = TestMessageService(
         storage=storage, poster=poster, clock=clock, index=index, web_url=settings.web_url
@@ -248,6 +278,7 @@ def _wire_handlers(
         admin_cache=AdminCache(),
         linker=linker,
         revocation=slack.revocation,
+        digest=digest,
     )
 
     @slack.app.middleware
@@ -264,6 +295,7 @@ def _wire_handlers(
     channels.register(slack.app)
     lifecycle.register(slack.app)
     houston.register(slack.app)
+    digest_handlers.register(slack.app)
 
 
 __all__ = ["Runtime", "StartError", "build_runtime"]

@@ -25,6 +25,7 @@ PREFIX = "mcg1"
 # A grant is a link parameter; anything longer is not one of ours.
 MAX_GRANT_LENGTH = 2_000
 MAX_TTL = timedelta(days=30)
+MAX_ID_LENGTH = 200
 
 
 class GrantError(Exception):
@@ -71,6 +72,9 @@ def issue_grant(
     """Build a signed grant that expires `ttl` after `now`."""
     if not timedelta(0) < ttl <= MAX_TTL:
         raise ValueError(f"ttl must be between 1 second and {MAX_TTL.days} days")
+    for name, value in (("agency id", agency_id), ("client id", client_id), ("user id", user_id)):
+        if value is not None and not 1 <= len(value) <= MAX_ID_LENGTH:
+            raise ValueError(f"the {name} must be 1 to {MAX_ID_LENGTH} characters")
     grant = Grant(
         agency_id=agency_id,
         client_id=client_id,
@@ -87,13 +91,21 @@ def verify_grant(token: str, *, signing_secrets: Sequence[str], now: datetime) -
     """Return the grant when one of `signing_secrets` signed it and it has not expired; raise GrantError otherwise."""
     parts = token.strip().split(".")
     if len(token) > MAX_GRANT_LENGTH or len(parts) != 3 or parts[0] != PREFIX:
-        raise GrantError("The install link is damaged: it does not contain a Mission Control grant.")
+        raise GrantError(
+            "The install link is damaged: it does not contain a Mission Control grant. Ask for a new link in "
+            "Mission Control."
+        )
     signed_text = f"{parts[0]}.{parts[1]}"
     if not any(hmac.compare_digest(_signature(secret, signed_text), parts[2]) for secret in signing_secrets):
         raise GrantError("The install link is not signed by Mission Control. Ask for a new link in Mission Control.")
     grant = _parse_payload(parts[1])
     if grant.expires_at <= now:
         raise GrantError("The install link has expired. Ask for a new link in Mission Control.")
+    if grant.expires_at - now > MAX_TTL:
+        raise GrantError(
+            f"The install link is valid for more than {MAX_TTL.days} days, which Mission Control never issues. "
+            "Ask for a new link in Mission Control."
+        )
     return grant
 
 
@@ -105,10 +117,12 @@ def _parse_payload(payload: str) -> Grant:
             client_id=_optional_text(fields, "client_id"),
             user_id=_optional_text(fields, "user_id"),
             grant_id=_required_text(fields, "grant_id"),
-            expires_at=datetime.fromtimestamp(int(fields["exp"]), tz=UTC),
+            expires_at=datetime.fromtimestamp(_integer(fields, "exp"), tz=UTC),
         )
     except (ValueError, KeyError, TypeError, binascii.Error, OverflowError):
-        raise GrantError("The install link is damaged: its grant cannot be read.") from None
+        raise GrantError(
+            "The install link is damaged: its grant cannot be read. Ask for a new link in Mission Control."
+        ) from None
     return grant
 
 
@@ -123,9 +137,16 @@ def grant_from_dict(fields: dict[str, Any]) -> Grant:
     )
 
 
+def _integer(fields: dict[str, Any], name: str) -> int:
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(name)
+    return value
+
+
 def _required_text(fields: dict[str, Any], name: str) -> str:
     value = fields[name]
-    if not isinstance(value, str) or not value or len(value) > 200:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         raise ValueError(name)
     return value
 

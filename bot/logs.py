@@ -29,7 +29,8 @@ class JsonFormatter(logging.Formatter):
 
 
 # Query parameters that carry secrets or one-time credentials: install grants, OAuth codes and states.
-_SECRET_QUERY = re.compile(r"\b(grant|code|state|token|client_secret)=[^&\s\"']+")
+# Bolt's OAuth flow also writes "code: <code>" when an exchange fails.
+_SECRET_QUERY = re.compile(r"\b(grant|code|state|token|client_secret)(=|: )[^&\s\"',]+")
 
 
 class RedactSecrets(logging.Filter):
@@ -37,7 +38,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _SECRET_QUERY.sub(r"\1=[redacted]", message)
+        redacted = _SECRET_QUERY.sub(r"\1\2[redacted]", message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True

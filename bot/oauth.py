@@ -95,8 +95,17 @@ class MissionControlOAuthFlow(AsyncOAuthFlow):
             installation.set_custom_value("mc_user_id", grant.user_id)
         await super().store_installation(request, installation)
         await record_workspace(self._storage, installation, grant=grant, clock=self._clock)
+        if grant is None:
+            # A reinstall without a grant keeps the stored account; the success page should say so.
+            workspace = await self._storage.workspaces.get(workspace_key(installation))
+            if workspace is not None and workspace.agency_id is not None:
+                installation.set_custom_value("agency_id", workspace.agency_id)
+                installation.set_custom_value("client_id", workspace.client_id)
         self._on_workspace_change()
 
+    # NOTE: Bolt exchanges the code before store_installation runs, so a grant reused in a second browser tab
+    # is refused only after Slack has installed the app there; that workspace then has the app but no token
+    # stored, and installing again with a fresh link fixes it.
     async def _take_grant(self, request: AsyncBoltRequest) -> Grant | None:
         state = _first(request, "state")
         pending = await self._grants.take_for_state(state) if state else None

@@ -43,8 +43,17 @@ class NoTokenError(Exception):
 
 
 class Poster(Protocol):
-    async def post(self, *, team_id: str, channel: str, message: SlackMessage) -> str:
-        """Post a message and return its `ts`; raise slack_sdk's `SlackApiError` when Slack rejects it."""
+    async def post(self, *, team_id: str, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
+        """Post a message (in a thread when `thread_ts` is given) and return its `ts`.
+
+        Raises slack_sdk's `SlackApiError` when Slack rejects it.
+        """
+        ...
+
+    async def upload_file(
+        self, *, team_id: str, channel: str, filename: str, title: str, content: bytes, thread_ts: str | None
+    ) -> None:
+        """Share a file in a channel through Slack's external upload flow."""
         ...
 
 
@@ -53,19 +62,36 @@ class SlackPoster:
         self._client = client
         self._tokens = tokens
 
-    async def post(self, *, team_id: str, channel: str, message: SlackMessage) -> str:
-        token = await self._tokens.bot_token(team_id)
-        if token is None:
-            raise NoTokenError(f"no bot token for workspace {team_id}")
+    async def post(self, *, team_id: str, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
         response = await self._client.chat_postMessage(
-            token=token,
+            token=await self._token(team_id),
             channel=channel,
             text=message.text,
             blocks=message.blocks,
+            thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
         )
         return str(response["ts"])
+
+    async def upload_file(
+        self, *, team_id: str, channel: str, filename: str, title: str, content: bytes, thread_ts: str | None
+    ) -> None:
+        # files_upload_v2 runs files.getUploadURLExternal, the upload, then files.completeUploadExternal.
+        await self._client.files_upload_v2(
+            token=await self._token(team_id),
+            channel=channel,
+            filename=filename,
+            title=title,
+            content=content,
+            thread_ts=thread_ts,
+        )
+
+    async def _token(self, team_id: str) -> str:
+        token = await self._tokens.bot_token(team_id)
+        if token is None:
+            raise NoTokenError(f"no bot token for workspace {team_id}")
+        return token
 
 
 class ConsolePoster:
@@ -75,11 +101,21 @@ class ConsolePoster:
         self._stream = stream
         self._counter = itertools.count(1)
 
-    async def post(self, *, team_id: str, channel: str, message: SlackMessage) -> str:
+    async def post(self, *, team_id: str, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
         stream = self._stream or sys.stdout
-        stream.write(render_console(message, channel=channel, team_id=team_id) + "\n")
+        where = f"{channel}, in the thread of {thread_ts}" if thread_ts else channel
+        stream.write(render_console(message, channel=where, team_id=team_id) + "\n")
         stream.flush()
         return f"local.{next(self._counter):06d}"
+
+    async def upload_file(
+        self, *, team_id: str, channel: str, filename: str, title: str, content: bytes, thread_ts: str | None
+    ) -> None:
+        stream = self._stream or sys.stdout
+        stream.write(
+            f"=== File {filename} ({title}, {len(content)} bytes) to channel {channel} in team {team_id} ===\n"
+        )
+        stream.flush()
 
 
 class InstallationTokens:

@@ -81,5 +81,6 @@ def _announce(settings: Settings, runtime: Runtime) -> None:
         )
     if runtime.storage.database.in_memory:
         logger.warning(
-            "MONGODB_URI is not set: using an in-memory store; rules, events and deliveries are lost at exit."
+            "MONGODB_URI is not set: using an in-memory store; rules, events, deliveries and Slack installations "
+            "are lost at exit."
         )

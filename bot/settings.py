@@ -185,6 +185,7 @@ def _check_combinations(settings: Settings) -> None:
         raise SettingsError("SLACK_BOT_TOKEN is not a bot token: set it to the xoxb- token of the app.")
     if settings.SLACK_APP_TOKEN and not settings.SLACK_APP_TOKEN.get_secret_value().startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN is not an app-level token: set it to an xapp- token.")
+    _check_encryption_keys(settings)
     if settings.slack_mode is SlackMode.LOCAL:
         for name in ("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
             if getattr(settings, name) is not None:
@@ -202,6 +203,19 @@ def _check_combinations(settings: Settings) -> None:
         )
     if settings.slack_mode is SlackMode.SINGLE_WORKSPACE:
         _require(settings, "MISSIONCONTROL_AGENCY_ID", "the Mission Control agency id of this workspace")
+
+
+def _check_encryption_keys(settings: Settings) -> None:
+    from cryptography.fernet import Fernet
+
+    for position, key in enumerate(settings.encryption_keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise SettingsError(
+                f"MISSIONCONTROL_ENCRYPTION_KEY key {position} is not a Fernet key: set urlsafe-base64 32-byte keys, "
+                "comma-separated, newest first (create one with Fernet.generate_key() from the cryptography package)."
+            ) from None
 
 
 def _require(settings: Settings, name: str, what: str) -> None:

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_SECONDS = 10
 # The bot scopes of manifest.yml; a test keeps the two lists equal.
-BOT_SCOPES = ["chat:write", "commands", "channels:read", "groups:read", "users:read"]
+BOT_SCOPES = ["chat:write", "commands", "channels:read", "groups:read", "users:read", "files:write"]
 STATE_EXPIRATION_SECONDS = 600
 
 
@@ -103,7 +103,7 @@ def _oauth_side(
     client = _client(settings)
     if not settings.encryption_keys:
         logger.warning(
-            "MISSIONCONTROL_ENCRYPTION_KEY is not set: Slack tokens are stored in MongoDB unencrypted. "
+            "MISSIONCONTROL_ENCRYPTION_KEY is not set: Slack tokens are stored unencrypted. "
             "Set it to a Fernet key to encrypt them."
         )
     installations = MongoInstallationStore(database, cipher=TokenCipher(settings.encryption_keys), clock=clock.now)

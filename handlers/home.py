@@ -21,6 +21,7 @@ from views.ids import (
     HOME_SECTIONS,
     MANAGER_ADD_ACTION,
     MANAGER_REMOVE_ACTION,
+    SECTION_CONNECTION,
     SECTION_NOTIFICATIONS,
 )
 from views.notice import refusal_modal
@@ -75,9 +76,26 @@ async def publish_home(
         pending_deliveries=await storage.deliveries.count_for_team(team_id, DeliveryState.PENDING),
         audit=await storage.audit.latest(team_id, limit=10),
         now=now,
+        digest_blocks=tuple(await _digest_blocks(client, context, workspace, user_id, permission.can_manage, section)),
     )
     await client.views_publish(user_id=user_id, view=build_home_view(model))
     logger.debug("App Home published (team %s, user %s, section %s)", team_id, user_id, section)
+
+
+async def _digest_blocks(
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    workspace: Workspace,
+    user_id: str,
+    can_manage: bool,
+    section: str,
+) -> list[dict[str, Any]]:
+    # Imported here because handlers.digest imports this module for refresh_home.
+    from handlers.digest import settings_blocks
+
+    if section != SECTION_CONNECTION or workspace.agency_id is None:
+        return []
+    return await settings_blocks(client, context, workspace, user_id=user_id, can_manage=can_manage)
 
 
 async def client_names(context: AsyncBoltContext, workspace: Workspace) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncBoltContext
 
 from handlers.permissions import AdminCache
-from storage.models import Rule, Workspace
+from storage.models import DigestSettings, Rule, Workspace
 from storage.store import Storage
 
 STORAGE = "mc_storage"
@@ -33,6 +33,24 @@ class TestOutcome:
 class TestMessageSender(Protocol):
     async def send_test(self, rule: Rule, *, user_id: str) -> TestOutcome:
         """Post a sample message of the rule's type to its channel, labelled as a test."""
+        ...
+
+
+class DigestControl(Protocol):
+    async def reschedule(self, team_id: str) -> Any:
+        """Rebuild the workspace's digest trigger from its stored settings; return the next slot or None."""
+        ...
+
+    async def next_slot_for(self, workspace: Workspace) -> Any:
+        """Return the next digest slot (with `send_at`) of an enabled workspace."""
+        ...
+
+    def check_settings(self, settings: DigestSettings) -> str | None:
+        """Return what is wrong with a send time or time zone, as a sentence for the user, or None."""
+        ...
+
+    async def send_preview(self, team_id: str, *, user_id: str) -> str | None:
+        """Post today's digest to the user without claiming the day; return an error sentence or None."""
         ...
 
 
@@ -70,6 +88,7 @@ class Services:
     # OAuth mode only: single-workspace mode takes its account and token from the environment.
     linker: WorkspaceLinker | None = None
     revocation: TokenRevocation | None = None
+    digest: DigestControl | None = None
 
 
 async def workspace_of(context: AsyncBoltContext) -> Workspace | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,12 @@ class ClientRepository:
 
     async def list_for_agency(self, agency_id: str) -> list[Client]:
         cursor = self._collection.find({"agency_id": agency_id}).sort("client_id", ASCENDING)
+        return [_to_client(document) async for document in cursor]
+
+    async def list_by_ids(self, *, agency_id: str, client_ids: Sequence[str]) -> list[Client]:
+        """List the agency's clients among `client_ids` that have a record, sorted by client id."""
+        query = {"agency_id": agency_id, "client_id": {"$in": list(client_ids)}}
+        cursor = self._collection.find(query).sort("client_id", ASCENDING)
         return [_to_client(document) async for document in cursor]
 
 

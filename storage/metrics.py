@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,20 @@ class MetricsRepository:
     ) -> list[MetricsSnapshot]:
         query = {"agency_id": agency_id, "client_id": client_id, "date": {"$gte": date_from, "$lte": date_to}}
         cursor = self._collection.find(query).sort([("date", ASCENDING), ("channel", ASCENDING)])
+        return [_to_snapshot(document) async for document in cursor]
+
+    async def list_for_agency(
+        self, *, agency_id: str, client_ids: Sequence[str] | None = None, date_from: str, date_to: str
+    ) -> list[MetricsSnapshot]:
+        """List the agency's snapshots dated from `date_from` to `date_to` (both "YYYY-MM-DD", inclusive).
+
+        With `client_ids`, only the snapshots of those clients are listed. Sorted by client, date and channel.
+        """
+        query: dict[str, Any] = {"agency_id": agency_id, "date": {"$gte": date_from, "$lte": date_to}}
+        if client_ids is not None:
+            query["client_id"] = {"$in": list(client_ids)}
+        order = [("client_id", ASCENDING), ("date", ASCENDING), ("channel", ASCENDING)]
+        cursor = self._collection.find(query).sort(order)
         return [_to_snapshot(document) async for document in cursor]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
@@ -43,6 +43,15 @@ class WorkspaceStatus(str, Enum):
 
 
 @dataclass(frozen=True)
+class DigestSettings:
+    """When a workspace's daily digest goes out: local `send_time` ("HH:MM", 30-minute steps) in `timezone`."""
+
+    enabled: bool = False
+    send_time: str = "09:00"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class Workspace:
     """A Slack workspace the app is installed in, and the Mission Control account it belongs to.
 
@@ -61,6 +70,9 @@ class Workspace:
     installer_user_id: str | None = None
     managers: tuple[str, ...] = ()
     enterprise_id: str | None = None
+    digest: DigestSettings = field(default_factory=lambda: DigestSettings())
+    # False until someone saves digest settings; the form then proposes the viewer's own time zone.
+    digest_configured: bool = False
 
     @property
     def is_client_workspace(self) -> bool:

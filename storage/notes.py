@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,16 @@ class Note:
     status: str
     private: bool
     deleted: bool
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NoteStatus:
+    """The status of one visible note, without its text."""
+
+    client_id: str
+    note_id: str
+    status: str
     updated_at: datetime
 
 
@@ -69,6 +80,28 @@ class NoteRepository:
             query.update(private=False, deleted=False)
         cursor = self._collection.find(query).sort("state_at", -1)
         return [_to_note(document) async for document in cursor]
+
+    async def list_visible_statuses(
+        self, *, agency_id: str, client_ids: Sequence[str] | None = None
+    ) -> list[NoteStatus]:
+        """List the status of every visible note (neither private nor deleted) of the agency.
+
+        With `client_ids`, only the notes of those clients are listed. Titles and bodies are not read.
+        """
+        query: dict[str, Any] = {"agency_id": agency_id, "title": {"$exists": True}, "private": False, "deleted": False}
+        if client_ids is not None:
+            query["client_id"] = {"$in": list(client_ids)}
+        projection = {"_id": False, "client_id": True, "note_id": True, "status": True, "state_at": True}
+        cursor = self._collection.find(query, projection)
+        return [
+            NoteStatus(
+                client_id=document["client_id"],
+                note_id=document["note_id"],
+                status=document["status"],
+                updated_at=utc(document["state_at"]),
+            )
+            async for document in cursor
+        ]
 
 
 def _to_note(document: dict[str, Any]) -> Note:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,14 @@ class Outlier:
     expected: float | None
     detections: int
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OutlierDetection:
+    """An outlier and the instant of its latest detection."""
+
+    outlier: Outlier
+    detected_at: datetime
 
 
 class OutlierRepository:
@@ -70,6 +79,28 @@ class OutlierRepository:
         query = {"agency_id": agency_id, "client_id": client_id, "outlier_id": outlier_id}
         document = await self._collection.find_one(query)
         return _to_outlier(document) if document else None
+
+    async def list_detected_between(
+        self, *, agency_id: str, client_ids: Sequence[str] | None = None, start: datetime, end: datetime
+    ) -> list[OutlierDetection]:
+        """List the agency's outliers whose latest detection is after `start` and at or before `end`.
+
+        With `client_ids`, only the outliers of those clients are listed. Resolved outliers are included.
+        """
+        query: dict[str, Any] = {
+            "agency_id": agency_id,
+            "detected_at": {"$gt": start, "$lte": end},
+            # The stored state is never older than the latest detection, so this filter drops nothing,
+            # and it lets MongoDB use the (agency_id, state_at) index.
+            "state_at": {"$gt": start},
+        }
+        if client_ids is not None:
+            query["client_id"] = {"$in": list(client_ids)}
+        cursor = self._collection.find(query)
+        return [
+            OutlierDetection(outlier=_to_outlier(document), detected_at=utc(document["detected_at"]))
+            async for document in cursor
+        ]
 
 
 def _to_outlier(document: dict[str, Any]) -> Outlier:

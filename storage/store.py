@@ -11,6 +11,7 @@ from storage.channels import ChannelRepository
 from storage.clients import ClientRepository
 from storage.database import Database
 from storage.deliveries import DeliveryRepository
+from storage.digest_runs import DigestRunRepository
 from storage.events import EventRepository
 from storage.metrics import MetricsRepository
 from storage.notes import NoteRepository
@@ -34,6 +35,7 @@ class Storage:
     outliers: OutlierRepository
     channels: ChannelRepository
     audit: AuditRepository
+    digest_runs: DigestRunRepository
 
     @classmethod
     def create(cls, database: Database, *, retention_days: int) -> Storage:
@@ -50,6 +52,7 @@ class Storage:
             outliers=OutlierRepository(database),
             channels=ChannelRepository(database),
             audit=AuditRepository(database),
+            digest_runs=DigestRunRepository(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -64,6 +67,7 @@ class Storage:
             self.outliers,
             self.channels,
             self.audit,
+            self.digest_runs,
         ):
             await repository.ensure_indexes()
         logger.info("Indexes are in place (database %s)", self.database.db.name)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.database import Database, utc
-from storage.models import Workspace, WorkspaceStatus
+from storage.models import DigestSettings, Workspace, WorkspaceStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,16 @@ class WorkspaceRepository:
         )
         return bool(result.modified_count)
 
+    async def set_digest(self, team_id: str, settings: DigestSettings, *, now: datetime) -> bool:
+        """Store the digest settings; return False when the workspace is unknown."""
+        fields = {"enabled": settings.enabled, "send_time": settings.send_time, "timezone": settings.timezone}
+        result = await self._collection.update_one({"_id": team_id}, {"$set": {"digest": fields, "updated_at": now}})
+        return bool(result.matched_count)
+
+    async def list_digest_enabled(self) -> list[Workspace]:
+        cursor = self._collection.find({"digest.enabled": True, "status": WorkspaceStatus.ACTIVE.value})
+        return [_to_workspace(document) async for document in cursor]
+
     async def set_installer(self, team_id: str, user_id: str, *, now: datetime) -> None:
         await self._collection.update_one(
             {"_id": team_id, "installer_user_id": None}, {"$set": {"installer_user_id": user_id, "updated_at": now}}
@@ -112,4 +122,17 @@ def _to_workspace(document: dict[str, Any]) -> Workspace:
         installer_user_id=document.get("installer_user_id"),
         managers=tuple(document.get("managers", [])),
         enterprise_id=document.get("enterprise_id"),
+        digest=_to_digest(document.get("digest")),
+        digest_configured=bool(document.get("digest")),
+    )
+
+
+def _to_digest(fields: dict[str, Any] | None) -> DigestSettings:
+    if not fields:
+        return DigestSettings()
+    defaults = DigestSettings()
+    return DigestSettings(
+        enabled=bool(fields.get("enabled", defaults.enabled)),
+        send_time=str(fields.get("send_time") or defaults.send_time),
+        timezone=str(fields.get("timezone") or defaults.timezone),
     )

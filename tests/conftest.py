@@ -153,7 +153,14 @@ async def start_bot(database: Database) -> AsyncIterator[BotFactory]:
     ) -> RunningBot:
         settings = load_settings(env if env is not None else {"MISSIONCONTROL_EVENTS_SECRET": EVENTS_SECRET})
         stdout = io.StringIO()
-        runtime = build_runtime(settings, database=database, stdout=stdout, clock=clock, delivery_config=delivery)
+        runtime = build_runtime(
+            settings,
+            database=database,
+            stdout=stdout,
+            clock=clock,
+            delivery_config=delivery,
+            digest_scheduler=False,
+        )
         await runtime.start(seed_path=seed)
         if not start_workers:
             await runtime.delivery.stop(timeout=0)

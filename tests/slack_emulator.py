@@ -714,6 +714,13 @@ class SlackEmulator:
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
+        # Files: bytes received at each upload URL, by file id, and the files shared into channels.
+        self.uploads: dict[str, bytes] = {}
+        self.upload_lengths: dict[str, int] = {}
+        self.shared_files: list[dict[str, Any]] = []
+        # When set, the upload URL answers this HTTP status instead of 200, as a failing file server would.
+        self.upload_failure_status: int | None = None
+
         # Bodies posted to response URLs (`respond()` in Bolt), by the name given to `response_url`.
         self.responses: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
 
@@ -748,6 +755,8 @@ class SlackEmulator:
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
             "oauth.v2.access": self._oauth_v2_access,
         }
 
@@ -768,6 +777,7 @@ class SlackEmulator:
         app.router.add_post("/api/{method}", self._handle_request)
         app.router.add_post("/response/{name}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
@@ -1660,6 +1670,44 @@ class SlackEmulator:
         if channel in self.private_channels and not self._is_member(channel):
             raise _SlackError("channel_not_found")
         return {"ok": True, "channel": self._channel_object(channel, team_id=self._acting_team_id(context))}
+
+    def _files_get_upload_url(self, context: _CallContext) -> dict[str, Any]:
+        filename, length = context.params.get("filename"), context.params.get("length")
+        if not filename or length is None:
+            raise _SlackError("invalid_arguments", ["[ERROR] missing required field: filename or length"])
+        self._view_counter += 1
+        file_id = f"F{self._view_counter:08d}"
+        self.upload_lengths[file_id] = int(length)
+        return {"ok": True, "upload_url": f"http://{HOST}:{self.port}/upload/{file_id}", "file_id": file_id}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.upload_lengths:
+            return web.Response(status=404, text="unknown upload")
+        if self.upload_failure_status is not None:
+            return web.Response(status=self.upload_failure_status, text="upload failed")
+        self.uploads[file_id] = await request.read()
+        return web.Response(text=f"OK - {len(self.uploads[file_id])}")
+
+    def _files_complete_upload(self, context: _CallContext) -> dict[str, Any]:
+        files = _parse_json_value(context.params.get("files"))
+        if not isinstance(files, list) or not files:
+            raise _SlackError("invalid_arguments", ["[ERROR] files must be a non-empty array"])
+        completed = []
+        for item in files:
+            file_id = item.get("id") if isinstance(item, dict) else None
+            if file_id not in self.uploads:
+                raise _SlackError("file_not_found")
+            completed.append({"id": file_id, "title": item.get("title"), "size": len(self.uploads[file_id])})
+            self.shared_files.append(
+                {
+                    "id": file_id,
+                    "channel": context.params.get("channel_id"),
+                    "thread_ts": context.params.get("thread_ts"),
+                    "initial_comment": context.params.get("initial_comment"),
+                }
+            )
+        return {"ok": True, "files": completed}
 
     def _apps_connections_open(self, context: _CallContext) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://{HOST}:{self.port}/socket"}

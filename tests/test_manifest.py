@@ -125,3 +125,9 @@ def test_every_scope_and_event_is_explained() -> None:
         assert f"`{scope}`" in guide, scope
     for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
         assert f"`{event}`" in guide, event
+
+
+def test_oauth_scopes_match_manifest() -> None:
+    from bot.slack_setup import BOT_SCOPES
+
+    assert sorted(BOT_SCOPES) == sorted(load_manifest()["oauth_config"]["scopes"]["bot"])

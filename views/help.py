@@ -30,7 +30,11 @@ SUBCOMMANDS = (
     Subcommand("rules", "/missioncontrol rules", "lists the notifications of this workspace"),
     Subcommand("rules add", "/missioncontrol rules add", "opens the form to add a notification"),
     Subcommand("status", "/missioncontrol status", "shows the account, failing notifications and the event feed"),
-    Subcommand("digest", "/missioncontrol digest", "daily digest settings (coming soon)"),
+    Subcommand(
+        "digest",
+        "/missioncontrol digest time 09:30",
+        "shows or changes the daily digest: on, off, time HH:MM, tz Area/City, now (a preview for you)",
+    ),
     Subcommand(
         "link",
         "/missioncontrol link <grant>",

@@ -144,6 +144,8 @@ class HomeModel:
     now: datetime
     # TODO: show Houston's on/off setting and the model endpoint it sends data to.
     houston_note: str | None = None
+    # The daily digest settings, built by `views.digest_settings`; shown in the Connection section.
+    digest_blocks: tuple[dict[str, Any], ...] = ()
 
 
 def build_home_view(model: HomeModel) -> dict[str, Any]:
@@ -202,10 +204,12 @@ def _connection_blocks(model: HomeModel) -> list[dict[str, Any]]:
         )
     )
     feed["text"] = mrkdwn_text(EVENT_FEED_TITLE)
+    digest = [*model.digest_blocks, {"type": "divider"}] if model.digest_blocks else []
     return [
         account,
         feed,
         {"type": "divider"},
+        *digest,
         *_manager_blocks(model),
         {"type": "divider"},
         *_audit_blocks(model.audit),

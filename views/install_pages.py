@@ -31,7 +31,7 @@ FAILURE_REASONS = {
     "missing_code": "Slack did not send an authorization code. Start again from the Mission Control install link.",
     "invalid_code": (
         "Slack did not accept the authorization code, which may have expired. Start again from the Mission Control "
-        "install link."
+        "install link. If this keeps happening, the app's client secret may be wrong: tell your Mission Control admin."
     ),
     "storage_error": "Mission Control could not save the installation. Nothing was installed; please try again later.",
 }

@@ -35,7 +35,7 @@ def texts(message: dict[str, Any]) -> str:
         "`/missioncontrol rules`",
         "`/missioncontrol rules add`",
         "`/missioncontrol status`",
-        "`/missioncontrol digest`",
+        "`/missioncontrol digest time 09:30`",
         "`/missioncontrol link &lt;grant&gt;`",
         "`/missioncontrol help`",
     ],
