@@ -4,7 +4,7 @@
 global backend and keeps no figure in pyplot's registry. It may run in a worker thread
 (`asyncio.to_thread(render_chart, data)`), because the event loop must not wait for rendering.
 
-A series without any metrics still gives a PNG: a small image that says "No metrics yet", so the caller
+A series without any metrics still gives a PNG, a small image with the text "No metrics yet", so the caller
 always has an image to upload.
 """
 
@@ -34,8 +34,8 @@ DPI = 100
 SPEND_COLOR = "#4C78A8"
 CONVERSIONS_COLOR = "#F58518"
 
-# NOTE: Matplotlib states that it is not thread-safe, even for figures that are not shared (font caches
-# and text layout are process-wide), so concurrent renders from worker threads take turns.
+# NOTE: Matplotlib's FAQ ("Work with threads") says that Matplotlib is not thread-safe, and its font objects
+# are shared by all figures, so renders from worker threads take turns.
 _RENDER_LOCK = threading.Lock()
 
 
@@ -43,7 +43,7 @@ def render_chart(data: DigestData) -> bytes:
     """Render the digest's series as PNG bytes: spend as bars, conversions as a line on a second axis.
 
     A day without a snapshot shows no bar and no point. When no day has spend or conversions, the image
-    only says "No metrics yet".
+    only shows the text "No metrics yet".
     """
     with _RENDER_LOCK:
         if not _has_metrics(data.series):
@@ -83,6 +83,7 @@ def _empty_figure() -> Figure:
 
 
 def _to_png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)  # attaches itself to the figure, so no backend is looked up
     buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
+    figure.savefig(buffer, format="png")
     return buffer.getvalue()

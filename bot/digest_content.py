@@ -1,4 +1,4 @@
-"""What one daily digest reports, for one agency and one scope of clients.
+"""The content of one daily digest, for one agency and one scope of clients.
 
 `build_digest_data` reads the stored state (notes, outliers, metric snapshots, client records) of one agency
 and returns a `DigestData` that the digest view and chart render. Every query names the agency, and when the
@@ -35,7 +35,7 @@ WINDOW = timedelta(hours=24)
 MAX_TOP_OUTLIERS = 5
 SERIES_DAYS = 7
 
-# Severity ranks used for ordering; a severity the schema does not know sorts below "low".
+# Severity ranks for ordering. A severity that the schema does not define sorts below "low".
 _SEVERITY_RANKS = {severity.value: severity.rank for severity in Severity}
 _UNKNOWN_RANK = -1
 
@@ -108,7 +108,7 @@ class OutlierLine:
 class ClientDigest:
     """One client's part of the digest.
 
-    `notes_updated` counts the visible notes last changed within the window, and `has_metrics` tells whether
+    `notes_updated` counts the visible notes last changed within the window, and `has_metrics` is True when
     the client has a snapshot for D - 1 day.
     """
 
@@ -133,7 +133,7 @@ class ClientDigest:
 
 @dataclass(frozen=True)
 class DigestTotals:
-    """The sums over every client in scope; `metrics` is one entry per marketing channel."""
+    """The sums over every client in scope, with one `metrics` entry per marketing channel."""
 
     notes_by_status: dict[str, int]
     notes_updated: int
@@ -148,7 +148,7 @@ class DigestTotals:
 
 @dataclass(frozen=True)
 class DailyTotals:
-    """Spend, conversions and revenue of one day summed over the scope; None when no snapshot contains it."""
+    """Spend, conversions and revenue of one day summed over the scope, each None when no snapshot has it."""
 
     day: date
     spend: float | None
@@ -316,7 +316,7 @@ def _count_severities(detections: Iterable[OutlierDetection]) -> dict[str, int]:
 
 
 def _top_outliers(detections: Iterable[OutlierDetection]) -> list[OutlierLine]:
-    """Return the most severe outliers first; within a severity, the largest relative deviation first."""
+    """Return the most severe outliers first, and within one severity the largest relative deviation first."""
     ordered = sorted(detections, key=_outlier_order)
     return [_outlier_line(detection) for detection in ordered[:MAX_TOP_OUTLIERS]]
 
@@ -335,7 +335,7 @@ def _outlier_order(detection: OutlierDetection) -> tuple[int, float, float, str,
 
 
 def relative_deviation(observed: float | None, expected: float | None) -> float | None:
-    """Return |observed - expected| / |expected|, infinity when only `expected` is 0, None when unknown."""
+    """Return |observed - expected| / |expected|, or infinity when only `expected` is 0, or None when unknown."""
     if observed is None or expected is None:
         return None
     if expected == 0:
@@ -394,7 +394,7 @@ def _snapshot_metrics(snapshot: MetricsSnapshot | None) -> KeyMetrics:
 
 
 def _sort_channels(channels: list[ChannelMetrics]) -> list[ChannelMetrics]:
-    """Sort by the day's spend, largest first, then by name; channels without spend come last."""
+    """Sort by the day's spend, largest first, then by name. Channels without spend come last."""
     return sorted(channels, key=lambda item: (-(item.current.spend or 0.0), item.channel.casefold(), item.channel))
 
 
@@ -405,8 +405,8 @@ def _sort_channels(channels: list[ChannelMetrics]) -> list[ChannelMetrics]:
 class _MetricSums:
     """Sums of spend, conversions and revenue, kept so that CPA and ROAS can be recomputed from them.
 
-    A snapshot without conversions adds nothing to `spend_with_conversions`, so it does not lower CPA; the
-    same holds for revenue and ROAS.
+    A snapshot without conversions adds nothing to `spend_with_conversions`, so it does not lower CPA. The
+    same is true of revenue and ROAS.
     """
 
     spend: float | None = None

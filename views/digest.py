@@ -5,7 +5,7 @@ Layouts, chosen by `build_digest_messages`:
 - quiet day: one short message saying so, no replies;
 - one client in scope: everything in the main message (outliers, notes, key metrics per marketing channel);
 - several clients: the main message shows the totals, the most severe outliers, the key metrics summed per
-  marketing channel and the ten most active clients; each client with activity gets one reply with its
+  marketing channel and the ten most active clients. Each client with activity gets one reply with its
   details, for the sender to post in the main message's thread.
 
 Every string that came from the platform (client names, note statuses, metric and channel names) is escaped
@@ -127,7 +127,7 @@ def build_digest_messages(data: DigestData, *, web_url: str | None, scope_label:
     if len(data.clients) == 1:
         main = _single_client_message(data, data.clients[0], web_url=web_url, scope_label=scope_label)
         return DigestMessages(main=main, replies=[])
-    active = _most_active(data.clients)
+    active = _rank_active_clients(data.clients)
     main = _agency_message(data, active, web_url=web_url, scope_label=scope_label)
     replies = [_client_reply(data, client, web_url=web_url) for client in active]
     return DigestMessages(main=main, replies=replies)
@@ -212,7 +212,7 @@ def _client_detail_blocks(data: DigestData, client: ClientDigest, *, web_url: st
     return blocks
 
 
-def _most_active(clients: list[ClientDigest]) -> list[ClientDigest]:
+def _rank_active_clients(clients: list[ClientDigest]) -> list[ClientDigest]:
     """Return the clients with activity, most outliers first, then most changed notes, then by name."""
     active = [client for client in clients if client.has_activity]
     return sorted(
@@ -342,7 +342,7 @@ def _with_change(current: float | None, previous: float | None, *, decimals: int
 def _change(current: float | None, previous: float | None) -> str:
     """Describe the change from `previous` to `current` with an arrow and a percentage.
 
-    Returns "" when either value is missing. From 0 the percentage is undefined, so the text says "from 0".
+    Returns "" when either value is missing. From 0 the percentage is undefined, so the text is "from 0".
     """
     if current is None or previous is None:
         return ""
@@ -386,11 +386,11 @@ def _format_number(value: float | None, *, decimals: int | None = None) -> str:
 
 
 def _active_clients_section(active: list[ClientDigest], *, web_url: str | None) -> dict[str, Any]:
-    shown = active[:MAX_ACTIVE_CLIENTS]
-    lines = [_active_client_line(client, web_url=web_url) for client in shown]
+    listed = active[:MAX_ACTIVE_CLIENTS]
+    lines = [_active_client_line(client, web_url=web_url) for client in listed]
     if not lines:
         lines = [NONE_VALUE]
-    return _list_section(ACTIVE_CLIENTS_TITLE, lines, hidden=len(active) - len(shown))
+    return _list_section(ACTIVE_CLIENTS_TITLE, lines, hidden=len(active) - len(listed))
 
 
 def _active_client_line(client: ClientDigest, *, web_url: str | None) -> str:

@@ -1,7 +1,7 @@
 """build_digest_data: scoping, tenancy, counts and metric sums, checked against the seed data itself.
 
-Every expected value is computed in the test from the seed tables below, with plain loops that restate the
-digest's rules, and never with the helpers of bot.digest_content.
+Every expected value is computed from the NOTES, OUTLIERS and SNAPSHOTS tables below, with plain loops that
+restate the digest's rules, and never with the helpers of bot.digest_content.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ async def build(storage: Storage, client_ids: list[str] | None = None, agency_id
     )
 
 
-# --- Expected values, restated from the seed tables ---------------------------------------------------
+# --- Expected values, computed from the tables ------------------------------------------------------
 
 
 def visible(note: SeedNote) -> bool:
@@ -496,9 +496,7 @@ async def test_series_sums_each_day(storage: Storage) -> None:
 
     clients = {"cl-alpha", "cl-beta", "cl-ghost", "cl-idle"}
     for day in data.series:
-        has_data = any(
-            snapshot.agency_id == AGENCY and snapshot.date == day.day.isoformat() for snapshot in SNAPSHOTS
-        )
+        has_data = any(snapshot.agency_id == AGENCY and snapshot.date == day.day.isoformat() for snapshot in SNAPSHOTS)
         expected = summed(AGENCY, clients, day.day.isoformat(), None, "spend") if has_data else None
         assert day.spend == expected, day.day
 
