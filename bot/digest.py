@@ -221,10 +221,10 @@ class DigestService:
 
     async def _attach_chart(self, workspace: Workspace, channel: str, data: DigestData, *, thread_ts: str) -> None:
         """Upload the metrics chart into the digest's thread; the digest stands without it when that fails."""
+        if all(day.spend is None and day.conversions is None for day in data.series):
+            return  # nothing to draw: an empty chart would only add noise to the thread
         try:
             chart = await asyncio.to_thread(render_chart, data)
-            if chart is None:
-                return
             await self._poster.upload_file(
                 team_id=workspace.team_id,
                 channel=channel,

@@ -20,11 +20,22 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from storage.clients import Client
+from storage.digest_models import (
+    NO_METRICS,
+    ChannelMetrics,
+    ClientDigest,
+    DailyTotals,
+    DigestData,
+    DigestTotals,
+    KeyMetrics,
+    OutlierLine,
+)
 from storage.events_schema import Severity
 from storage.metrics import MetricsSnapshot
 from storage.notes import NoteStatus
@@ -39,151 +50,7 @@ SERIES_DAYS = 7
 _SEVERITY_RANKS = {severity.value: severity.rank for severity in Severity}
 _UNKNOWN_RANK = -1
 
-
-@dataclass(frozen=True)
-class KeyMetrics:
-    """The key metrics of one day. A value is None when no snapshot of that day contains it."""
-
-    spend: float | None = None
-    conversions: float | None = None
-    revenue: float | None = None
-    cpa: float | None = None
-    roas: float | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return all(value is None for value in (self.spend, self.conversions, self.revenue, self.cpa, self.roas))
-
-
-NO_METRICS = KeyMetrics()
-
-
-@dataclass(frozen=True)
-class ChannelMetrics:
-    """Key metrics of one marketing channel: `current` for D - 1 day, `previous` for D - 2 days.
-
-    For one client, `cpa` and `roas` are the platform's values when the snapshot contains them, and are
-    computed from spend, conversions and revenue otherwise. For totals over several clients they are always
-    recomputed from the sums (cpa = spend / conversions, roas = revenue / spend), never averaged.
-    A day without a snapshot is `NO_METRICS`.
-    """
-
-    channel: str
-    current: KeyMetrics
-    previous: KeyMetrics
-
-    @property
-    def spend(self) -> float | None:
-        return self.current.spend
-
-    @property
-    def conversions(self) -> float | None:
-        return self.current.conversions
-
-    @property
-    def cpa(self) -> float | None:
-        return self.current.cpa
-
-    @property
-    def roas(self) -> float | None:
-        return self.current.roas
-
-
-@dataclass(frozen=True)
-class OutlierLine:
-    """One outlier as the digest lists it."""
-
-    client_id: str
-    outlier_id: str
-    severity: str | None
-    status: str
-    metric: str | None
-    channel: str | None
-    observed: float | None
-    expected: float | None
-    detected_at: datetime
-
-
-@dataclass(frozen=True)
-class ClientDigest:
-    """One client's part of the digest.
-
-    `notes_updated` counts the visible notes last changed within the window, and `has_metrics` is True when
-    the client has a snapshot for D - 1 day.
-    """
-
-    client_id: str
-    name: str
-    notes_by_status: dict[str, int]
-    notes_updated: int
-    outliers_by_severity: dict[str, int]
-    top_outliers: list[OutlierLine]
-    metrics: list[ChannelMetrics]
-    has_metrics: bool
-
-    @property
-    def outlier_count(self) -> int:
-        return sum(self.outliers_by_severity.values())
-
-    @property
-    def has_activity(self) -> bool:
-        """Tell whether the client had outliers, changed notes or metrics for the day."""
-        return self.outlier_count > 0 or self.notes_updated > 0 or self.has_metrics
-
-
-@dataclass(frozen=True)
-class DigestTotals:
-    """The sums over every client in scope, with one `metrics` entry per marketing channel."""
-
-    notes_by_status: dict[str, int]
-    notes_updated: int
-    outliers_by_severity: dict[str, int]
-    top_outliers: list[OutlierLine]
-    metrics: list[ChannelMetrics]
-
-    @property
-    def outlier_count(self) -> int:
-        return sum(self.outliers_by_severity.values())
-
-
-@dataclass(frozen=True)
-class DailyTotals:
-    """Spend, conversions and revenue of one day summed over the scope, each None when no snapshot has it."""
-
-    day: date
-    spend: float | None
-    conversions: float | None
-    revenue: float | None
-    roas: float | None
-
-
-@dataclass(frozen=True)
-class DigestData:
-    """Everything one digest reports.
-
-    `local_date` is the day the digest is sent (D), so `metrics_date` (D - 1) is the day the metrics
-    describe. `clients` holds only clients in scope, sorted by name. `quiet` is True when no outlier was
-    detected and no visible note changed within the window, and no client in scope has a snapshot for
-    `metrics_date`. `series` has one entry for each of the seven days before `local_date`, oldest first.
-    """
-
-    agency_id: str
-    local_date: date
-    window_start: datetime
-    window_end: datetime
-    generated_at: datetime
-    clients: list[ClientDigest]
-    totals: DigestTotals
-    quiet: bool
-    series: list[DailyTotals]
-
-    @property
-    def metrics_date(self) -> date:
-        return self.local_date - timedelta(days=1)
-
-    @property
-    def previous_date(self) -> date:
-        return self.local_date - timedelta(days=2)
+_Item = TypeVar("_Item")
 
 
 async def build_digest_data(
@@ -224,13 +91,16 @@ async def build_digest_data(
     names = {record.client_id: record.name for record in records}
     in_scope = _scope(client_ids, names, notes, detections, snapshots)
     window = (window_start, window_end)
+    notes_by_client = _group(notes, lambda note: note.client_id)
+    detections_by_client = _group(detections, lambda detection: detection.outlier.client_id)
+    snapshots_by_client = _group(snapshots, lambda snapshot: snapshot.client_id)
     clients = [
         _client_digest(
             client_id,
             name=names.get(client_id, client_id),
-            notes=[note for note in notes if note.client_id == client_id],
-            detections=[detection for detection in detections if detection.outlier.client_id == client_id],
-            snapshots=[snapshot for snapshot in snapshots if snapshot.client_id == client_id],
+            notes=notes_by_client.get(client_id, []),
+            detections=detections_by_client.get(client_id, []),
+            snapshots=snapshots_by_client.get(client_id, []),
             window=window,
             local_date=local_date,
         )
@@ -274,6 +144,13 @@ def _scope(
     seen.update(detection.outlier.client_id for detection in detections)
     seen.update(snapshot.client_id for snapshot in snapshots)
     return sorted(seen)
+
+
+def _group(items: Iterable[_Item], client_of: Callable[[_Item], str]) -> dict[str, list[_Item]]:
+    grouped: dict[str, list[_Item]] = defaultdict(list)
+    for item in items:
+        grouped[client_of(item)].append(item)
+    return grouped
 
 
 # --- One client -------------------------------------------------------------------------------------

@@ -18,18 +18,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from storage.digest_models import ChannelMetrics, ClientDigest, DigestData, OutlierLine
 from storage.events_schema import Severity
 from views.limits import MAX_FALLBACK_TEXT, MAX_HEADER_TEXT, MAX_MESSAGE_TOTAL_TEXT, MAX_SECTION_TEXT
 from views.messages import SEVERITY_BADGES, SlackMessage
 from views.text import ELLIPSIS, escape_and_truncate, safe_link, slack_date, truncate
-
-if TYPE_CHECKING:
-    # NOTE: The digest's data classes live in bot/, which views may not import at run time, so the import
-    # is for type checking only and the builders read plain attributes.
-    from bot.digest_content import ChannelMetrics, ClientDigest, DigestData, OutlierLine
 
 # --- User-facing copy -------------------------------------------------------------------------------
 

@@ -75,6 +75,7 @@ async def test_week_in_three_zones_with_two_schedulers(storage: Storage) -> None
     per_day = Counter((team, when.astimezone(ZoneInfo(WORKSPACES[team][0])).date()) for team, when in main_posts)
     assert per_day, "no digest was sent"
     assert set(per_day.values()) == {1}, per_day
+    assert poster.uploads == []  # no metrics were seeded, so no chart is attached
     for team, (zone_name, send_time) in WORKSPACES.items():
         zone = ZoneInfo(zone_name)
         days = sorted(day for posted_team, day in per_day if posted_team == team)
@@ -165,9 +166,17 @@ async def test_time_changed_after_send_waits_for_tomorrow(storage: Storage) -> N
 async def digest_bot(start_bot: BotFactory, emulator: SlackEmulator) -> tuple[object, SlackClient]:
     emulator.admin_users.add("U0ADMIN")
     bot = await start_bot(single_workspace_env(emulator), clock=FakeClock(datetime(2027, 3, 10, 7, 0, tzinfo=UTC)))
-    await bot.runtime.storage.rules.create(
-        RuleSpec(TEAM_ID, "C0DIGEST", NotificationType.DAILY_DIGEST), now=bot.runtime.clock.now()
-    )
+    storage, now = bot.runtime.storage, bot.runtime.clock.now()
+    await storage.rules.create(RuleSpec(TEAM_ID, "C0DIGEST", NotificationType.DAILY_DIGEST), now=now)
+    for day, spend in (("2027-03-08", 1200.0), ("2027-03-09", 1350.5)):
+        await storage.metrics.apply_snapshot(
+            agency_id="ag-acme",
+            client_id="cl-alpha",
+            date=day,
+            channel="Google Ads",
+            metrics={"spend": spend, "conversions": 40.0, "revenue": 5200.0},
+            occurred_at=now,
+        )
     return bot, SlackClient(bot.http, user_id="U0ADMIN")
 
 
@@ -211,9 +220,7 @@ async def test_invalid_timezone_rejected(digest_bot: tuple[object, SlackClient],
     assert not workspace.digest_configured
 
 
-async def test_app_home_saves_digest_settings(
-    digest_bot: tuple[object, SlackClient], emulator: SlackEmulator
-) -> None:
+async def test_app_home_saves_digest_settings(digest_bot: tuple[object, SlackClient], emulator: SlackEmulator) -> None:
     bot, admin = digest_bot
     runtime = bot.runtime  # type: ignore[attr-defined]
     await admin.home_action({"type": "button", "action_id": "home_section:connection", "value": "connection"})
