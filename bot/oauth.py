@@ -71,10 +71,10 @@ class MissionControlOAuthFlow(AsyncOAuthFlow):
             try:
                 grant = verify_grant(token, signing_secrets=self._install_secrets, now=self._clock.now())
             except GrantError as error:
-                logger.warning("Install refused: invalid grant (reason %s)", error)
+                logger.warning("Install rejected: invalid grant (reason %s)", error)
                 return BoltResponse(status=400, body=failure_page(reason="grant", detail=str(error)), headers=HTML)
             if await self._grants.is_used(grant.grant_id):
-                logger.warning("Install refused: grant already used (grant %s)", grant.grant_id)
+                logger.warning("Install rejected: grant already used (grant %s)", grant.grant_id)
                 return BoltResponse(status=400, body=failure_page(reason="grant", detail=REUSED_GRANT), headers=HTML)
             request.context[GRANT_CONTEXT_KEY] = grant
         return await super().handle_installation(request)
@@ -113,13 +113,13 @@ class MissionControlOAuthFlow(AsyncOAuthFlow):
             return None
         grant = grant_from_dict(pending)
         if not await self._grants.mark_used(grant.grant_id, expires_at=grant.expires_at):
-            logger.warning("Install refused at callback: grant already used (grant %s)", grant.grant_id)
+            logger.warning("Install rejected at callback: grant already used (grant %s)", grant.grant_id)
             raise GrantRefused(REUSED_GRANT)
         return grant
 
 
 def workspace_key(installation: Installation) -> str:
-    """The id the project keys a workspace by: the team, or the organisation for an org-wide install."""
+    """Return the id a workspace is stored under: its team, or its organisation for an org-wide install."""
     if installation.is_enterprise_install or not installation.team_id:
         return str(installation.enterprise_id)
     return str(installation.team_id)
@@ -130,8 +130,12 @@ async def record_workspace(storage: Storage, installation: Installation, *, gran
     now = clock.now()
     team_id = workspace_key(installation)
     existing = await storage.workspaces.get(team_id)
-    agency_id = grant.agency_id if grant else (existing.agency_id if existing else None)
-    client_id = grant.client_id if grant else (existing.client_id if existing else None)
+    agency_id: str | None = None
+    client_id: str | None = None
+    if grant is not None:
+        agency_id, client_id = grant.agency_id, grant.client_id
+    elif existing is not None:
+        agency_id, client_id = existing.agency_id, existing.client_id
     name = installation.team_name or installation.enterprise_name
     await storage.workspaces.upsert(
         team_id=team_id,

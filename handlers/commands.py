@@ -41,8 +41,10 @@ async def handle_command(
     await ack()
     words = (command.get("text") or "").split()
     lowered = [word.lower() for word in words]
-    subcommand = "rules add" if lowered[:2] == ["rules", "add"] else (lowered[0] if lowered else "")
-    if subcommand == "rules" and len(lowered) > 1:
+    subcommand = lowered[0] if lowered else ""
+    if lowered[:2] == ["rules", "add"]:
+        subcommand = "rules add"
+    elif subcommand == "rules" and len(lowered) > 1:
         # "rules ad" or "rules remove" is a typo or an unknown action, not a request for the list.
         subcommand = " ".join(lowered[:2])
     logger.info(

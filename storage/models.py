@@ -10,7 +10,7 @@ from storage.events_schema import Severity
 
 
 class NotificationType(str, Enum):
-    """What a rule routes. The values are the rule file and database spelling."""
+    """Kind of event a rule routes; the values are the spelling in rule files and in the database."""
 
     SYSTEM_ERRORS = "system_errors"
     OUTLIER_ALERTS = "outlier_alerts"

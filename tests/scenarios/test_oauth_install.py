@@ -364,3 +364,24 @@ async def test_no_token_reaches_logs(
         assert secret not in logged
     assert "grant=mcg1" not in logged
     assert "code=code-" not in logged
+
+
+@pytest.mark.parametrize("order", [("tokens_revoked", "app_uninstalled"), ("app_uninstalled", "tokens_revoked")])
+async def test_revocation_events_in_either_order(
+    bot: RunningBot, emulator: SlackEmulator, order: tuple[str, ...]
+) -> None:
+    await install(bot, emulator, "T0AGENCY", grant())
+    slack = SlackClient(bot.http, team_id="T0AGENCY", user_id="UT0AGENCYADMIN")
+    installations = bot.runtime.slack.oauth_flow.settings.installation_store  # type: ignore[union-attr]
+    for event_type in order:
+        event: dict[str, Any] = {"type": event_type}
+        if event_type == "tokens_revoked":
+            event["tokens"] = {"bot": ["U0BOT"], "oauth": ["UT0AGENCYADMIN"]}
+        assert (await slack.event(event)).status == 200
+
+    async def gone() -> bool:
+        bot_row = await installations.async_find_bot(enterprise_id=None, team_id="T0AGENCY")
+        workspace = await bot.runtime.storage.workspaces.get("T0AGENCY")
+        return bot_row is None and workspace is not None and workspace.status is WorkspaceStatus.INACTIVE
+
+    await until(gone)
