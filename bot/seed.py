@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.clock import Clock
 from storage.events_schema import Severity
-from storage.models import NotificationType
+from storage.models import DigestSettings, NotificationType
 from storage.rules import RuleSpec
 from storage.store import Storage
 
@@ -36,6 +36,14 @@ class SeedError(Exception):
     """The seed file is unreadable or invalid; the message names the file, the entry and the field."""
 
 
+class SeedDigest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    send_time: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
+    timezone: str = "UTC"
+
+
 class SeedWorkspace(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,6 +51,8 @@ class SeedWorkspace(BaseModel):
     name: str | None = None
     agency_id: str | None = None
     client_id: str | None = None
+    # Daily digest settings; omitted keeps what the workspace has (off for a new one).
+    digest: SeedDigest | None = None
 
     @model_validator(mode="after")
     def _client_needs_agency(self) -> SeedWorkspace:
@@ -124,11 +134,16 @@ async def apply_seed(
                     f"({default_workspace.team_id}): remove the entry, or omit workspaces and team_id in "
                     "single-workspace mode."
                 )
-        workspaces = [default_workspace]
+        from_file = {entry.team_id: entry for entry in workspaces}
+        digest = from_file[default_workspace.team_id].digest if default_workspace.team_id in from_file else None
+        workspaces = [default_workspace.model_copy(update={"digest": digest})]
     for entry in workspaces:
         await storage.workspaces.upsert(
             team_id=entry.team_id, name=entry.name, agency_id=entry.agency_id, client_id=entry.client_id, now=now
         )
+        if entry.digest is not None:
+            digest = DigestSettings(entry.digest.enabled, entry.digest.send_time, entry.digest.timezone)
+            await storage.workspaces.set_digest(entry.team_id, digest, now=now)
     created = updated = 0
     for position, rule in enumerate(seed.rules):
         team_id = rule.team_id or default_team_id

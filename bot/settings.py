@@ -57,7 +57,10 @@ class Settings(BaseSettings):
     METRICS_TOKEN: SecretStr | None = None
     OPENAI_API_KEY: SecretStr | None = None
     OPENAI_BASE_URL: str | None = None
-    HOUSTON_MODEL: str = "gpt-4o-mini"
+    HOUSTON_MODEL: str | None = None
+    HOUSTON_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0, le=600)
+    HOUSTON_QUESTIONS_PER_USER_HOUR: int = Field(default=20, ge=1)
+    HOUSTON_QUESTIONS_PER_WORKSPACE_HOUR: int = Field(default=200, ge=1)
 
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=3000, ge=0, le=65535)
@@ -135,6 +138,15 @@ class Settings(BaseSettings):
         return not self.MISSIONCONTROL_EVENTS_SECRET
 
     @property
+    def houston_configured(self) -> bool:
+        return bool(self.HOUSTON_MODEL and (self.OPENAI_API_KEY or self.OPENAI_BASE_URL))
+
+    @property
+    def houston_endpoint(self) -> str:
+        """The model endpoint Houston sends questions and data to, for App Home to name."""
+        return self.OPENAI_BASE_URL or "https://api.openai.com/v1"
+
+    @property
     def mongodb_uri(self) -> str | None:
         return self.MONGODB_URI.get_secret_value() if self.MONGODB_URI else None
 
@@ -186,6 +198,11 @@ def _check_combinations(settings: Settings) -> None:
     if settings.SLACK_APP_TOKEN and not settings.SLACK_APP_TOKEN.get_secret_value().startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN is not an app-level token: set it to an xapp- token.")
     _check_encryption_keys(settings)
+    if (settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL) and not settings.HOUSTON_MODEL:
+        raise SettingsError(
+            "HOUSTON_MODEL is missing: set it to the model name Houston should use (OPENAI_API_KEY or "
+            "OPENAI_BASE_URL is set, and no default model is assumed)."
+        )
     if settings.slack_mode is SlackMode.LOCAL:
         for name in ("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
             if getattr(settings, name) is not None:

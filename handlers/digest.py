@@ -161,7 +161,8 @@ async def on_send_now(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClien
 
 
 def describe(settings: DigestSettings, slot: Any) -> str:
-    state = f"on, at {settings.send_time} ({settings.timezone})" if settings.enabled else "off"
+    when = f"at {settings.send_time} ({settings.timezone})"
+    state = f"on, {when}" if settings.enabled else f"off; when turned on it goes out {when}"
     text = SAVED.format(state=state)
     if settings.enabled and slot is not None:
         text += NEXT.format(when=slack_date(slot.send_at))

@@ -73,6 +73,8 @@ class Workspace:
     digest: DigestSettings = field(default_factory=lambda: DigestSettings())
     # False until someone saves digest settings; the form then proposes the viewer's own time zone.
     digest_configured: bool = False
+    # Houston stays off until a manager turns it on, because questions and data go to the model endpoint.
+    houston_enabled: bool = False
 
     @property
     def is_client_workspace(self) -> bool:

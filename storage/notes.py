@@ -81,6 +81,34 @@ class NoteRepository:
         cursor = self._collection.find(query).sort("state_at", -1)
         return [_to_note(document) async for document in cursor]
 
+    async def find_visible(
+        self,
+        *,
+        agency_id: str,
+        client_id: str,
+        status: str | None = None,
+        updated_since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Note]:
+        """List one client's visible notes (neither private nor deleted), most recently changed first.
+
+        With `status`, only notes of that status are listed. With `updated_since`, only notes whose current
+        version occurred at or after that instant. At most `limit` notes are returned.
+        """
+        query: dict[str, Any] = {
+            "agency_id": agency_id,
+            "client_id": client_id,
+            "title": {"$exists": True},
+            "private": False,
+            "deleted": False,
+        }
+        if status is not None:
+            query["status"] = status
+        if updated_since is not None:
+            query["state_at"] = {"$gte": updated_since}
+        cursor = self._collection.find(query).sort("state_at", -1).limit(limit)
+        return [_to_note(document) async for document in cursor]
+
     async def list_visible_statuses(
         self, *, agency_id: str, client_ids: Sequence[str] | None = None
     ) -> list[NoteStatus]:

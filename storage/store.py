@@ -12,6 +12,8 @@ from storage.clients import ClientRepository
 from storage.database import Database
 from storage.deliveries import DeliveryRepository
 from storage.digest_runs import DigestRunRepository
+from storage.houston_requests import HoustonRequestRepository
+from storage.houston_threads import HoustonThreadRepository
 from storage.events import EventRepository
 from storage.metrics import MetricsRepository
 from storage.notes import NoteRepository
@@ -36,6 +38,8 @@ class Storage:
     channels: ChannelRepository
     audit: AuditRepository
     digest_runs: DigestRunRepository
+    houston_threads: HoustonThreadRepository
+    houston_requests: HoustonRequestRepository
 
     @classmethod
     def create(cls, database: Database, *, retention_days: int) -> Storage:
@@ -53,6 +57,9 @@ class Storage:
             channels=ChannelRepository(database),
             audit=AuditRepository(database),
             digest_runs=DigestRunRepository(database),
+            # Houston threads are kept three times as long as events: conversations are revisited.
+            houston_threads=HoustonThreadRepository(database, retention=retention * 3),
+            houston_requests=HoustonRequestRepository(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -68,6 +75,8 @@ class Storage:
             self.channels,
             self.audit,
             self.digest_runs,
+            self.houston_threads,
+            self.houston_requests,
         ):
             await repository.ensure_indexes()
         logger.info("Indexes are in place (database %s)", self.database.db.name)

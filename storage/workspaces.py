@@ -77,6 +77,12 @@ class WorkspaceRepository:
         result = await self._collection.update_one({"_id": team_id}, {"$set": {"digest": fields, "updated_at": now}})
         return bool(result.matched_count)
 
+    async def set_houston_enabled(self, team_id: str, enabled: bool, *, now: datetime) -> bool:
+        result = await self._collection.update_one(
+            {"_id": team_id}, {"$set": {"houston_enabled": enabled, "updated_at": now}}
+        )
+        return bool(result.matched_count)
+
     async def list_digest_enabled(self) -> list[Workspace]:
         cursor = self._collection.find({"digest.enabled": True, "status": WorkspaceStatus.ACTIVE.value})
         return [_to_workspace(document) async for document in cursor]
@@ -124,6 +130,7 @@ def _to_workspace(document: dict[str, Any]) -> Workspace:
         enterprise_id=document.get("enterprise_id"),
         digest=_to_digest(document.get("digest")),
         digest_configured=bool(document.get("digest")),
+        houston_enabled=bool(document.get("houston_enabled", False)),
     )
 
 

@@ -136,12 +136,21 @@ def test_seed_structure() -> None:
 
     assert set(seed) == {"workspaces", "rules"}
     for workspace in seed["workspaces"]:
-        assert set(workspace) == WORKSPACE_KEYS, workspace
+        assert set(workspace) - {"digest"} == WORKSPACE_KEYS, workspace
     team_ids = {workspace["team_id"] for workspace in seed["workspaces"]}
     for rule in seed["rules"]:
         assert set(rule) <= RULE_KEYS, rule
         assert rule["team_id"] in team_ids, rule
         assert CHANNEL_ID.match(rule["channel"]), rule
+
+
+def test_seed_loads_with_bot_parser() -> None:
+    # The bot's own seed parser is the authority on the format; the checks above read the YAML directly.
+    from bot.seed import load_seed_file
+
+    seed = load_seed_file(EXAMPLES_DIR / "seed.yaml")
+    assert seed.workspaces[0].digest is not None
+    assert seed.workspaces[0].digest.enabled
 
 
 def test_seed_rule_types_valid() -> None:
