@@ -12,9 +12,9 @@ from storage.clients import ClientRepository
 from storage.database import Database
 from storage.deliveries import DeliveryRepository
 from storage.digest_runs import DigestRunRepository
+from storage.events import EventRepository
 from storage.houston_requests import HoustonRequestRepository
 from storage.houston_threads import HoustonThreadRepository
-from storage.events import EventRepository
 from storage.metrics import MetricsRepository
 from storage.notes import NoteRepository
 from storage.outliers import OutlierRepository
