@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from langchain_core.language_models import BaseChatModel
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
@@ -21,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, SystemClock
 from bot.delivery import DeliveryConfig, DeliveryService
 from bot.digest import DigestService
+from bot.houston_service import HoustonLimits, HoustonService
 from bot.ingest import EventIngest
 from bot.linking import LinkService
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
@@ -35,6 +37,7 @@ from handlers import channels, commands, home, houston, lifecycle, rules
 from handlers import digest as digest_handlers
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, SERVICES, STORAGE, Services
+from houston.agent import Houston, build_chat_model
 from storage.database import Database, open_database
 from storage.events import StoredEvent
 from storage.store import Storage
@@ -180,11 +183,13 @@ def build_runtime(
     stdout: TextIO | None = None,
     delivery_config: DeliveryConfig | None = None,
     digest_scheduler: bool = True,
+    houston_model: BaseChatModel | None = None,
 ) -> Runtime:
     """Create every part; nothing connects until `Runtime.start`.
 
     `digest_scheduler=False` leaves digests to explicit `runtime.digest.run_due()` calls (tests move a fake
-    clock instead of waiting for APScheduler's wall-clock triggers).
+    clock instead of waiting for APScheduler's wall-clock triggers). `houston_model` replaces the model the
+    settings configure (tests pass a scripted one).
     """
     clock = clock or SystemClock()
     owns_database = database is None
@@ -209,9 +214,17 @@ def build_runtime(
         owner=delivery.owner,
         scheduler=AsyncIOScheduler(timezone="UTC") if digest_scheduler else None,
     )
+    houston_service = _build_houston(settings, storage=storage, clock=clock, model=houston_model)
     if slack is not None:
         _wire_handlers(
-            slack, settings=settings, storage=storage, clock=clock, poster=poster, index=index, digest=digest
+            slack,
+            settings=settings,
+            storage=storage,
+            clock=clock,
+            poster=poster,
+            index=index,
+            digest=digest,
+            houston_service=houston_service,
         )
 
     def on_stored(events: list[StoredEvent]) -> None:
@@ -243,6 +256,26 @@ def build_runtime(
     )
 
 
+def _build_houston(
+    settings: Settings, *, storage: Storage, clock: Clock, model: BaseChatModel | None
+) -> HoustonService:
+    """Build Houston with the configured model (or the given one); without a model it answers how to set one."""
+    if model is None and settings.houston_configured:
+        assert settings.HOUSTON_MODEL is not None
+        # A local OpenAI-compatible server (OPENAI_BASE_URL) may need no key, but the client insists on one.
+        api_key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else "not-needed"
+        model = build_chat_model(api_key=api_key, base_url=settings.OPENAI_BASE_URL, model_name=settings.HOUSTON_MODEL)
+    limits = HoustonLimits(
+        per_user_hour=settings.HOUSTON_QUESTIONS_PER_USER_HOUR,
+        per_workspace_hour=settings.HOUSTON_QUESTIONS_PER_WORKSPACE_HOUR,
+        timeout_seconds=settings.HOUSTON_TIMEOUT_SECONDS,
+    )
+    agent = Houston.create(model, storage) if model is not None else None
+    return HoustonService(
+        storage=storage, houston=agent, clock=clock, limits=limits, endpoint=settings.houston_endpoint
+    )
+
+
 def _build_socket_mode(settings: Settings, slack: SlackSide | None) -> AsyncSocketModeHandler | None:
     if settings.SLACK_APP_TOKEN is None or slack is None:
         return None
@@ -259,6 +292,7 @@ def _wire_handlers(
     poster: Poster,
     index: RuleIndex,
     digest: DigestService,
+    houston_service: HoustonService,
 ) -> None:
     test_messages = TestMessageService(
         storage=storage, poster=poster, clock=clock, index=index, web_url=settings.web_url
@@ -279,6 +313,7 @@ def _wire_handlers(
         linker=linker,
         revocation=slack.revocation,
         digest=digest,
+        houston=houston_service,
     )
 
     @slack.app.middleware

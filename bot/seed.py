@@ -142,8 +142,8 @@ async def apply_seed(
             team_id=entry.team_id, name=entry.name, agency_id=entry.agency_id, client_id=entry.client_id, now=now
         )
         if entry.digest is not None:
-            digest = DigestSettings(entry.digest.enabled, entry.digest.send_time, entry.digest.timezone)
-            await storage.workspaces.set_digest(entry.team_id, digest, now=now)
+            settings = DigestSettings(entry.digest.enabled, entry.digest.send_time, entry.digest.timezone)
+            await storage.workspaces.set_digest(entry.team_id, settings, now=now)
     created = updated = 0
     for position, rule in enumerate(seed.rules):
         team_id = rule.team_id or default_team_id

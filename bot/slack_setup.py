@@ -33,7 +33,18 @@ logger = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_SECONDS = 10
 # The bot scopes of manifest.yml; a test keeps the two lists equal.
-BOT_SCOPES = ["chat:write", "commands", "channels:read", "groups:read", "users:read", "files:write"]
+BOT_SCOPES = [
+    "chat:write",
+    "commands",
+    "channels:read",
+    "groups:read",
+    "users:read",
+    "files:write",
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+]
 STATE_EXPIRATION_SECONDS = 600
 
 

@@ -15,6 +15,7 @@ from handlers.permissions import check_permission, managers_hint
 from handlers.services import clock_of, services_of, storage_of, team_key, workspace_of
 from storage.models import DeliveryState, Workspace
 from views.home import HomeModel, build_home_view
+from views.houston_settings import houston_settings_blocks
 from views.ids import (
     HOME_PAGE_ACTION_PATTERN,
     HOME_SECTION_ACTION_PATTERN,
@@ -77,6 +78,7 @@ async def publish_home(
         audit=await storage.audit.latest(team_id, limit=10),
         now=now,
         digest_blocks=tuple(await _digest_blocks(client, context, workspace, user_id, permission.can_manage, section)),
+        houston_blocks=tuple(_houston_blocks(context, workspace, permission.can_manage, section)),
     )
     await client.views_publish(user_id=user_id, view=build_home_view(model))
     logger.debug("App Home published (team %s, user %s, section %s)", team_id, user_id, section)
@@ -96,6 +98,20 @@ async def _digest_blocks(
     if section != SECTION_CONNECTION or workspace.agency_id is None:
         return []
     return await settings_blocks(client, context, workspace, user_id=user_id, can_manage=can_manage)
+
+
+def _houston_blocks(
+    context: AsyncBoltContext, workspace: Workspace, can_manage: bool, section: str
+) -> list[dict[str, Any]]:
+    houston = services_of(context).houston
+    if section != SECTION_CONNECTION or workspace.agency_id is None or houston is None:
+        return []
+    return houston_settings_blocks(
+        enabled=workspace.houston_enabled,
+        configured=houston.configured,
+        endpoint=houston.endpoint,
+        can_manage=can_manage,
+    )
 
 
 async def client_names(context: AsyncBoltContext, workspace: Workspace) -> dict[str, str]:

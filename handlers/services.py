@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncBoltContext
 from handlers.permissions import AdminCache
 from storage.models import DigestSettings, Rule, Workspace
 from storage.store import Storage
+from views.messages import SlackMessage
 
 STORAGE = "mc_storage"
 CLOCK = "mc_clock"
@@ -55,6 +56,41 @@ class DigestControl(Protocol):
 
 
 @dataclass(frozen=True)
+class HoustonRequest:
+    """A question for Houston and where it was asked; `client_hint` names the client an alert is about."""
+
+    team_id: str
+    channel_id: str
+    thread_ts: str
+    user_id: str
+    question: str
+    client_hint: str | None = None
+
+
+class HoustonAsker(Protocol):
+    endpoint: str
+
+    @property
+    def configured(self) -> bool:
+        """Tell whether a model is configured at all."""
+        ...
+
+    async def ask(self, request: HoustonRequest) -> SlackMessage:
+        """Answer the question; return the message to post in the thread (an answer, an error or a notice)."""
+        ...
+
+    async def retry(self, *, team_id: str, channel_id: str, thread_ts: str, user_id: str) -> SlackMessage | None:
+        """Ask the thread's last unanswered question again."""
+        ...
+
+    async def record_feedback(self, *, key: str, team_id: str, user_id: str, value: str) -> bool: ...
+
+    async def has_thread(self, *, team_id: str, channel_id: str, thread_ts: str) -> bool:
+        """Tell whether Houston has answered in this thread, so replies there continue the conversation."""
+        ...
+
+
+@dataclass(frozen=True)
 class LinkOutcome:
     ok: bool
     message: str
@@ -89,6 +125,7 @@ class Services:
     linker: WorkspaceLinker | None = None
     revocation: TokenRevocation | None = None
     digest: DigestControl | None = None
+    houston: HoustonAsker | None = None
 
 
 async def workspace_of(context: AsyncBoltContext) -> Workspace | None:

@@ -150,6 +150,7 @@ async def start_bot(database: Database) -> AsyncIterator[BotFactory]:
         clock: Any = None,
         delivery: DeliveryConfig = FAST_DELIVERY,
         start_workers: bool = True,
+        houston_model: Any = None,
     ) -> RunningBot:
         settings = load_settings(env if env is not None else {"MISSIONCONTROL_EVENTS_SECRET": EVENTS_SECRET})
         stdout = io.StringIO()
@@ -160,6 +161,7 @@ async def start_bot(database: Database) -> AsyncIterator[BotFactory]:
             clock=clock,
             delivery_config=delivery,
             digest_scheduler=False,
+            houston_model=houston_model,
         )
         await runtime.start(seed_path=seed)
         if not start_workers:

@@ -51,7 +51,14 @@ def slack_headers(body: str, content_type: str) -> dict[str, str]:
 
 
 def event_callback(event_type: str) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": event_type, "user": "U0USER", "event_ts": "1764580000.000100"}
+    # Subscriptions such as message.channels deliver events of type "message" with a channel type.
+    kind, _, channel_type = event_type.partition(".")
+    event: dict[str, Any] = {"type": kind, "user": "U0USER", "event_ts": "1764580000.000100"}
+    if kind == "app_mention":
+        event.update(channel="C0OPS", ts="1764580000.000100", text="<@U0BOT> hello")
+    if kind == "message":
+        event.update(channel="C0OPS", channel_type={"im": "im", "groups": "group"}.get(channel_type, "channel"))
+        event.update(ts="1764580000.000100", text="hello")
     if event_type == "app_home_opened":
         event["tab"] = "home"
         event["channel"] = "D0HOME"

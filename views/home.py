@@ -142,10 +142,10 @@ class HomeModel:
     pending_deliveries: int
     audit: list[AuditEntry]
     now: datetime
-    # TODO: show Houston's on/off setting and the model endpoint it sends data to.
-    houston_note: str | None = None
-    # The daily digest settings, built by `views.digest_settings`; shown in the Connection section.
+    # The daily digest settings (`views.digest_settings`) and Houston's switch (`views.houston_settings`),
+    # shown in the Connection section.
     digest_blocks: tuple[dict[str, Any], ...] = ()
+    houston_blocks: tuple[dict[str, Any], ...] = ()
 
 
 def build_home_view(model: HomeModel) -> dict[str, Any]:
@@ -205,6 +205,7 @@ def _connection_blocks(model: HomeModel) -> list[dict[str, Any]]:
     )
     feed["text"] = mrkdwn_text(EVENT_FEED_TITLE)
     digest = [*model.digest_blocks, {"type": "divider"}] if model.digest_blocks else []
+    digest += [*model.houston_blocks, {"type": "divider"}] if model.houston_blocks else []
     return [
         account,
         feed,
