@@ -1,5 +1,5 @@
-"""Daily digest settings from App Home (selects plus Save, and a preview button) and from the command line
-of Slack (`/missioncontrol digest on|off|time HH:MM|tz Area/City|now`)."""
+"""Daily digest settings from App Home (selects plus Save, and a preview button) and from the slash command
+(`/missioncontrol digest on|off|time HH:MM|tz Area/City|now`)."""
 
 from __future__ import annotations
 

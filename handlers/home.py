@@ -208,7 +208,7 @@ async def _allowed(body: dict[str, Any], client: AsyncWebClient, context: AsyncB
     )
     if permission.can_manage:
         return True
-    logger.info("Refused a settings change (team %s, user %s)", workspace.team_id, user_id)
+    logger.info("Rejected a settings change (team %s, user %s)", workspace.team_id, user_id)
     if body.get("trigger_id"):
         await client.views_open(trigger_id=body["trigger_id"], view=refusal_modal(managers_hint(workspace)))
     return False

@@ -87,7 +87,7 @@ async def _can_manage(client: AsyncWebClient, context: AsyncBoltContext, workspa
     cache = services_of(context).admin_cache
     permission = await check_permission(client=client, cache=cache, workspace=workspace, user_id=user_id)
     if not permission.can_manage:
-        logger.info("Refused a rule change (team %s, user %s)", workspace.team_id, user_id)
+        logger.info("Rejected a rule change (team %s, user %s)", workspace.team_id, user_id)
     return permission.can_manage
 
 
