@@ -1,7 +1,8 @@
 """Houston for Slack threads: who may ask, which client a thread is about, the run, and the reply to post.
 
 Handlers call `ask` with the question and where it was asked; the service returns the message to post in
-the thread (an answer, an error with Retry, or a short notice) and never calls Slack itself.
+the thread (an answer, an error with Retry, or a short notice) and never calls Slack itself. The model's
+text reaches the handler's `on_text` callback while an answer runs, and notices never call it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from bot.clock import Clock
 from handlers.services import HoustonRequest
-from houston.agent import Houston, HoustonAnswer
+from houston.agent import Houston, HoustonAnswer, TextCallback
 from houston.memory import ThreadMemory
 from houston.tenant import TenantContext
 from storage.houston_threads import thread_key
@@ -88,7 +89,7 @@ class HoustonService:
     def configured(self) -> bool:
         return self._houston is not None
 
-    async def ask(self, request: HoustonRequest) -> SlackMessage:
+    async def ask(self, request: HoustonRequest, on_text: TextCallback | None = None) -> SlackMessage:
         workspace = await self._storage.workspaces.get(request.team_id)
         if workspace is None or workspace.agency_id is None or not workspace.houston_enabled:
             return build_notice(NoticeKind.DISABLED)
@@ -105,7 +106,7 @@ class HoustonService:
         choice = await self._choose_client(workspace, request, active)
         if isinstance(choice, SlackMessage):
             return choice
-        return await self._run(workspace, request, messages, choice)
+        return await self._run(workspace, request, messages, choice, on_text)
 
     async def _choose_client(
         self, workspace: Workspace, request: HoustonRequest, active: str | None
@@ -132,7 +133,12 @@ class HoustonService:
         return active
 
     async def _run(
-        self, workspace: Workspace, request: HoustonRequest, history: list[BaseMessage], client_id: str | None
+        self,
+        workspace: Workspace,
+        request: HoustonRequest,
+        history: list[BaseMessage],
+        client_id: str | None,
+        on_text: TextCallback | None,
     ) -> SlackMessage:
         assert self._houston is not None and workspace.agency_id is not None
         now = self._clock.now()
@@ -145,10 +151,14 @@ class HoustonService:
             today=now.date(),
         )
         key = thread_key(request.team_id, request.channel_id, request.thread_ts)
-        question = CLIENT_FLAG.sub("", request.question).strip() or request.question
+        question = _model_question(request)
         try:
             answer = await self._houston.answer(
-                question=question, history=history, tenant=tenant, timeout_seconds=self._limits.timeout_seconds
+                question=question,
+                history=history,
+                tenant=tenant,
+                timeout_seconds=self._limits.timeout_seconds,
+                on_text=on_text,
             )
         except Exception:
             request_id = secrets.token_hex(4)
@@ -188,7 +198,9 @@ class HoustonService:
             tools_used=answer.tools_used,
         )
 
-    async def retry(self, *, team_id: str, channel_id: str, thread_ts: str, user_id: str) -> SlackMessage | None:
+    async def retry(
+        self, *, team_id: str, channel_id: str, thread_ts: str, user_id: str, on_text: TextCallback | None = None
+    ) -> SlackMessage | None:
         """Ask the thread's last question again, after an error; None when there is nothing to retry."""
         history = await self._memory.load(team_id=team_id, channel_id=channel_id, thread_ts=thread_ts)
         if history is None or not history.messages or not isinstance(history.messages[-1], HumanMessage):
@@ -205,7 +217,8 @@ class HoustonService:
         return await self.ask(
             HoustonRequest(
                 team_id=team_id, channel_id=channel_id, thread_ts=thread_ts, user_id=user_id, question=question
-            )
+            ),
+            on_text=on_text,
         )
 
     async def record_feedback(self, *, key: str, team_id: str, user_id: str, value: str) -> bool:
@@ -213,6 +226,14 @@ class HoustonService:
 
     async def has_thread(self, *, team_id: str, channel_id: str, thread_ts: str) -> bool:
         return await self._storage.houston_threads.load(thread_key(team_id, channel_id, thread_ts), team_id) is not None
+
+
+def _model_question(request: HoustonRequest) -> str:
+    """Write the question as the model receives it, without `--client` and after the thread's earlier messages."""
+    question = CLIENT_FLAG.sub("", request.question).strip() or request.question
+    if request.thread_context:
+        return f"{request.thread_context}\n\nQuestion: {question}"
+    return question
 
 
 def _clients_named(question: str, known: dict[str, str]) -> set[str]:

@@ -5,6 +5,7 @@ Handlers never import `bot/`: each service is described here by the small protoc
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -57,7 +58,12 @@ class DigestControl(Protocol):
 
 @dataclass(frozen=True)
 class HoustonRequest:
-    """A question for Houston and where it was asked; `client_hint` names the client an alert is about."""
+    """A question for Houston and where it was asked.
+
+    `client_hint` names the client an alert is about. `thread_context` is plain text quoting the thread's
+    earlier messages, for a question asked in a thread that Houston has not answered in yet. The model
+    receives it before the question, but it plays no part in choosing the client.
+    """
 
     team_id: str
     channel_id: str
@@ -65,6 +71,11 @@ class HoustonRequest:
     user_id: str
     question: str
     client_hint: str | None = None
+    thread_context: str | None = None
+
+
+# Receives the model's text while an answer runs, in pieces as the model streams them.
+HoustonTextCallback = Callable[[str], Awaitable[None]]
 
 
 class HoustonAsker(Protocol):
@@ -75,12 +86,24 @@ class HoustonAsker(Protocol):
         """Tell whether a model is configured at all."""
         ...
 
-    async def ask(self, request: HoustonRequest) -> SlackMessage:
-        """Answer the question; return the message to post in the thread (an answer, an error or a notice)."""
+    async def ask(self, request: HoustonRequest, on_text: HoustonTextCallback | None = None) -> SlackMessage:
+        """Answer the question; return the message to post in the thread (an answer, an error or a notice).
+
+        While the model writes an answer, `on_text` receives its text, unsanitized, in pieces. The returned
+        message is the final, sanitized answer and replaces that text. Notices never call `on_text`.
+        """
         ...
 
-    async def retry(self, *, team_id: str, channel_id: str, thread_ts: str, user_id: str) -> SlackMessage | None:
-        """Ask the thread's last unanswered question again."""
+    async def retry(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        thread_ts: str,
+        user_id: str,
+        on_text: HoustonTextCallback | None = None,
+    ) -> SlackMessage | None:
+        """Ask the thread's last unanswered question again, passing the model's text to `on_text` as `ask` does."""
         ...
 
     async def record_feedback(self, *, key: str, team_id: str, user_id: str, value: str) -> bool: ...

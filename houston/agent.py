@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,11 @@ LIMIT_REACHED_TEXT = (
     "Try asking about one client, one channel or a shorter period."
 )
 NO_ANSWER_TEXT = "I could not find an answer to that in Mission Control's data."
+
+# The node of `create_agent`'s graph that calls the chat model. Every other node runs tools or middleware.
+MODEL_NODE = "model"
+# Text streamed from two model calls of one run is joined with a blank line.
+MODEL_CALL_SEPARATOR = "\n\n"
 
 # The final message text of ModelCallLimitMiddleware with exit_behavior="end" (langchain 1.5.2).
 MODEL_LIMIT_PREFIX = "Model call limits exceeded"
@@ -162,6 +167,7 @@ def _prompt_middleware(tools: HoustonTools) -> AgentMiddleware[Any, Any]:
     return houston_prompt
 
 
+TextCallback = Callable[[str], Awaitable[None]]
 ToolHandler = Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]]
 
 
@@ -246,17 +252,23 @@ class Houston:
         history: list[BaseMessage],
         tenant: TenantContext,
         timeout_seconds: float = 60,
+        on_text: TextCallback | None = None,
     ) -> HoustonAnswer:
         """Answer `question` after `history`, for `tenant`.
 
         Tool calls in `history` that never got a result are answered as cancelled first. Raises
         TimeoutError when the run takes longer than `timeout_seconds`; the run is then cancelled.
+
+        `on_text` receives the model's text as it streams, from every model call of the run, with a blank
+        line between calls. It never receives tool-call arguments or text written by middleware, and it
+        may see text that the final answer leaves out, such as "Let me check" before a tool call. Its time
+        counts towards `timeout_seconds`, and an exception it raises ends the run.
         """
         window = patch_unanswered_tool_calls(history)
         messages: list[BaseMessage] = [*window, HumanMessage(question)]
         async with asyncio.timeout(timeout_seconds):
-            state = await self._agent.ainvoke({"messages": messages}, context=tenant)
-        answer = answer_from_messages(list(state["messages"][len(window) :]), tenant)
+            final_messages = await self._run(messages, tenant, on_text)
+        answer = answer_from_messages(final_messages[len(window) :], tenant)
         logger.info(
             "Houston run finished (team %s, user %s, tools %s, tokens %d, limit reached %s)",
             tenant.team_id,
@@ -266,6 +278,50 @@ class Houston:
             answer.limit_reached,
         )
         return answer
+
+    async def _run(
+        self, messages: list[BaseMessage], tenant: TenantContext, on_text: TextCallback | None
+    ) -> list[BaseMessage]:
+        """Run the agent on `messages` and return the final state's messages, passing the model's text to `on_text`."""
+        final: list[BaseMessage] = []
+        text_filter = _ModelTextFilter()
+        # With a list of modes, each item is a (mode, data) pair. "messages" gives (chunk, metadata) per token,
+        # and "values" gives the whole state after each step, so its last item is the final state.
+        stream: AsyncIterator[Any] = self._agent.astream(
+            {"messages": messages}, context=tenant, stream_mode=["messages", "values"]
+        )
+        async for mode, data in stream:
+            if mode == "values":
+                final = list(data["messages"])
+                continue
+            chunk, metadata = data
+            text = text_filter.text_of(chunk, metadata)
+            if text and on_text is not None:
+                await on_text(text)
+        return final
+
+
+class _ModelTextFilter:
+    """Filter that keeps the model's text from the agent's "messages" stream.
+
+    Only the model node's chunks count, because a middleware node such as `SummarizationMiddleware.before_model`
+    streams a chat model of its own, and the call limit's closing message also comes from a middleware node.
+    """
+
+    def __init__(self) -> None:
+        self._last_message_id: str | None = None
+
+    def text_of(self, chunk: Any, metadata: dict[str, Any]) -> str:
+        if metadata.get("langgraph_node") != MODEL_NODE or not isinstance(chunk, AIMessage):
+            return ""
+        text = chunk.text
+        if not text:
+            return ""
+        # Each model call streams chunks of one message id, so a new id after text means a new model call.
+        new_call = self._last_message_id is not None and chunk.id is not None and chunk.id != self._last_message_id
+        if chunk.id is not None:
+            self._last_message_id = chunk.id
+        return MODEL_CALL_SEPARATOR + text if new_call else text
 
 
 def answer_from_messages(new_messages: list[BaseMessage], tenant: TenantContext) -> HoustonAnswer:

@@ -386,6 +386,82 @@ async def test_agent_streams_text_and_tool_calls(seeded: Storage) -> None:
     assert streamed_calls == ["list_clients"]
 
 
+async def test_answer_streams_model_text(seeded: Storage) -> None:
+    replies = [calls(tool_call("list_clients", "c1"), text="Let me check."), AIMessage("You have one client, Alpha.")]
+    model = ScriptedChatModel(replies)
+    houston = Houston.create(model, seeded)
+    streamed: list[str] = []
+
+    async def on_text(text: str) -> None:
+        streamed.append(text)
+
+    answer = await houston.answer(question="Clients?", history=[], tenant=ALPHA_WORKSPACE, on_text=on_text)
+
+    # The scripted model streams 12 characters at a time; the second model call starts after a blank line.
+    assert "".join(streamed) == "Let me check.\n\nYou have one client, Alpha."
+    assert len(streamed) > 2
+    assert not any("list_clients" in piece for piece in streamed)
+    assert answer.text == "You have one client, Alpha."
+    assert answer.tools_used == ["list_clients"]
+    assert [type(message).__name__ for message in answer.new_messages] == [
+        "HumanMessage",
+        "AIMessage",
+        "ToolMessage",
+        "AIMessage",
+    ]
+
+
+async def test_streamed_answer_matches_unstreamed(seeded: Storage) -> None:
+    def replies() -> list[AIMessage]:
+        return [calls(tool_call("client_profile", "c1", client_id="cl-alpha")), AIMessage(f"See {ALPHA_URL}.")]
+
+    streamed: list[str] = []
+
+    async def on_text(text: str) -> None:
+        streamed.append(text)
+
+    plain = await Houston.create(ScriptedChatModel(replies()), seeded).answer(
+        question="Alpha?", history=[], tenant=ALPHA_WORKSPACE
+    )
+    live = await Houston.create(ScriptedChatModel(replies()), seeded).answer(
+        question="Alpha?", history=[], tenant=ALPHA_WORKSPACE, on_text=on_text
+    )
+
+    assert live.text == plain.text
+    assert live.urls == plain.urls
+    assert live.tools_used == plain.tools_used
+    assert live.client_id == plain.client_id
+    assert [message.text for message in live.new_messages] == [message.text for message in plain.new_messages]
+    assert "".join(streamed) == f"See {ALPHA_URL}."
+
+
+async def test_call_limit_text_is_not_streamed(seeded: Storage) -> None:
+    def always_call_a_tool(messages: list[BaseMessage]) -> AIMessage:
+        return calls(tool_call("list_clients", ""), text="Checking.")
+
+    houston = Houston.create(ScriptedChatModel(always_call_a_tool), seeded, max_model_calls=2, max_tool_calls=100)
+    streamed: list[str] = []
+
+    async def on_text(text: str) -> None:
+        streamed.append(text)
+
+    answer = await houston.answer(question="Loop", history=[], tenant=ALPHA_WORKSPACE, on_text=on_text)
+
+    assert answer.limit_reached is True
+    assert "".join(streamed) == "Checking.\n\nChecking."
+    assert "Model call limits" not in "".join(streamed)
+
+
+async def test_failing_text_callback_ends_run(seeded: Storage) -> None:
+    houston = Houston.create(ScriptedChatModel([AIMessage("Alpha is fine.")]), seeded)
+
+    async def on_text(text: str) -> None:
+        raise RuntimeError("Slack is down")
+
+    with pytest.raises(RuntimeError, match="Slack is down"):
+        await houston.answer(question="Alpha?", history=[], tenant=ALPHA_WORKSPACE, on_text=on_text)
+
+
 # --- chat model settings ----------------------------------------------------------------------------------
 
 

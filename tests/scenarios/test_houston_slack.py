@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGenerationChunk
 
+from bot.houston_service import HoustonLimits, HoustonService
+from handlers.houston import thread_context_text
+from handlers.services import HoustonRequest
+from houston.agent import Houston
 from storage.models import NotificationType
 from storage.rules import RuleSpec
 from tests.conftest import AGENCY_ID, TEAM_ID, BotFactory, RunningBot, load_example, single_workspace_env
 from tests.houston.scripted_model import ScriptedChatModel
-from tests.slack_emulator import SlackEmulator
+from tests.slack_emulator import PostedMessage, RecordedCall, SlackEmulator
 from tests.slack_requests import SlackClient
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -63,11 +69,26 @@ async def start(
     return bot, SlackClient(bot.http, user_id=ADMIN)
 
 
+def response_ts(call: RecordedCall) -> str:
+    assert isinstance(call.response, dict)
+    return str(call.response["ts"])
+
+
+def is_final(emulator: SlackEmulator, message: PostedMessage) -> bool:
+    """Tell whether a reply shows its final content: a streamed one once chat.update replaced its text.
+
+    The update is the last call of an answer, also when a failed stream call left the message streaming.
+    """
+    streamed = {response_ts(call) for call in emulator.calls_to("chat.startStream") if call.ok}
+    return message.ts not in streamed or message.update_count > 0
+
+
 async def replies_in(emulator: SlackEmulator, thread_ts: str, count: int = 1, timeout: float = 5.0) -> list[Any]:
+    """Wait until the thread has `count` replies in their final state, and return them all."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         found = [message for message in emulator.posted_messages() if message.thread_ts == thread_ts]
-        if len(found) >= count:
+        if len(found) >= count and all(is_final(emulator, message) for message in found):
             return found
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{len(found)} of {count} replies in thread {thread_ts}")
@@ -306,3 +327,310 @@ async def test_app_home_switch(start_bot: BotFactory, emulator: SlackEmulator) -
     await emulator.wait_for_calls("views.publish", 2)
     workspace = await bot.runtime.storage.workspaces.get(TEAM_ID)
     assert workspace is not None and workspace.houston_enabled
+
+
+# --- Streaming, Stop and earlier thread messages ------------------------------------------------------------
+
+LONG_ANSWER = (
+    "**Spend** for Alpha Outdoor Gear was 1,350.00 on Google Ads yesterday, with 16 conversions. "
+    "Ping <!here> and see https://evil.example/report for the raw export. "
+    + "The cost per acquisition stayed close to the expected value for the whole week. "
+    * 4
+)
+
+
+def stream_chunks(call: Any) -> list[dict[str, Any]]:
+    chunks = call.params.get("chunks") or []
+    return json.loads(chunks) if isinstance(chunks, str) else list(chunks)
+
+
+def streamed_markdown(emulator: SlackEmulator) -> str:
+    """Join the Markdown that the stream calls sent, in order."""
+    text = ""
+    for method in ("chat.startStream", "chat.appendStream", "chat.stopStream"):
+        for call in emulator.calls_to(method):
+            text += str(call.params.get("markdown_text") or "")
+            text += "".join(
+                str(chunk.get("text", "")) for chunk in stream_chunks(call) if chunk["type"] == "markdown_text"
+            )
+    return text
+
+
+def stop_button(start_call: Any) -> dict[str, Any]:
+    blocks = [block for chunk in stream_chunks(start_call) if chunk["type"] == "blocks" for block in chunk["blocks"]]
+    return next(
+        element for block in blocks for element in block.get("elements", []) if element["action_id"] == "houston_stop"
+    )
+
+
+def stop_press(button: dict[str, Any], message_ts: str) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "trigger_id": "t-stop",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": "C0OPS"},
+        "channel": {"id": "C0OPS"},
+        "message": {"ts": message_ts},
+        "actions": [{"type": "button", "action_id": "houston_stop", "value": button["value"]}],
+    }
+
+
+class GatedModel(ScriptedChatModel):
+    """Streams the first chunk of each reply, then waits until `gate` is set before streaming the rest."""
+
+    gate: asyncio.Event
+
+    def __init__(self, replies: list[AIMessage], *, gate: asyncio.Event) -> None:
+        super().__init__(replies, gate=gate)
+
+    async def _astream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        waited = False
+        async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+            yield chunk
+            if not waited:
+                waited = True
+                await self.gate.wait()
+
+
+async def test_mention_answer_streams(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = ScriptedChatModel([said(LONG_ANSWER)])
+    _, admin = await start(start_bot, emulator, model)
+    await admin.event(mention(ADMIN, "--client cl-alpha how did Google Ads do?", "1000.1"))
+    [answer] = await replies_in(emulator, "1000.1")
+
+    [start_call] = emulator.calls_to("chat.startStream")
+    assert start_call.params["recipient_user_id"] == ADMIN
+    assert start_call.params["recipient_team_id"] == TEAM_ID
+    assert start_call.params["thread_ts"] == "1000.1"
+    assert stop_button(start_call)["value"] == f"{TEAM_ID}:C0OPS:1000.1"
+    assert emulator.calls_to("chat.appendStream")
+    [stop_call] = emulator.calls_to("chat.stopStream")
+    assert stop_call.params["ts"] == answer.ts
+
+    # The streamed pieces link nowhere and ping nobody.
+    streamed = streamed_markdown(emulator)
+    assert "1,350.00" in streamed
+    assert "evil.example" not in streamed
+    for method in ("chat.startStream", "chat.appendStream", "chat.stopStream"):
+        for call in emulator.calls_to(method):
+            assert not {m.kind for m in call.mentions} & {"broadcast", "user", "usergroup", "channel", "link"}
+
+    # chat.update then replaced the streamed text with the final answer, so the thread contains one message.
+    [update] = emulator.calls_to("chat.update")
+    assert update.params["ts"] == answer.ts
+    assert not emulator.calls_to("chat.postMessage")
+    assert answer.blocks == stop_call.params["blocks"]
+    body = json.dumps(answer.blocks)
+    assert "1,350.00" in body
+    assert "evil.example" not in body
+    assert "houston_feedback_up" in body
+    assert "houston_stop" not in body
+    assert "**" not in answer.text
+    assert not answer.mention_kinds & {"broadcast", "user", "usergroup", "channel"}
+    assert emulator.limit_violations == []
+
+
+async def test_append_failure_falls_back_to_update(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = ScriptedChatModel([said(LONG_ANSWER)])
+    _, admin = await start(start_bot, emulator, model)
+    emulator.fail_next("chat.appendStream", "message_not_in_streaming_state")
+    await admin.event(mention(ADMIN, "--client cl-alpha how did Google Ads do?", "1100.1"))
+    [answer] = await replies_in(emulator, "1100.1")
+
+    [start_call] = emulator.calls_to("chat.startStream")
+    [append_call] = emulator.calls_to("chat.appendStream")
+    assert append_call.error == "message_not_in_streaming_state"
+    assert not emulator.calls_to("chat.stopStream")
+    [update] = emulator.calls_to("chat.update")
+    assert update.params["ts"] == response_ts(start_call) == answer.ts
+    assert not emulator.calls_to("chat.postMessage")
+    assert "1,350.00" in json.dumps(answer.blocks)
+    assert "houston_feedback_up" in json.dumps(answer.blocks)
+
+
+@pytest.mark.parametrize("error", ["missing_recipient_user_id", "ratelimited"])
+async def test_start_failure_falls_back_to_post(start_bot: BotFactory, emulator: SlackEmulator, error: str) -> None:
+    model = ScriptedChatModel([said(LONG_ANSWER)])
+    _, admin = await start(start_bot, emulator, model)
+    emulator.fail_next("chat.startStream", error)
+    await admin.event(mention(ADMIN, "--client cl-alpha how did Google Ads do?", "1200.1"))
+    [answer] = await replies_in(emulator, "1200.1")
+
+    [start_call] = emulator.calls_to("chat.startStream")
+    assert start_call.error == error
+    assert not emulator.calls_to("chat.appendStream")
+    assert not emulator.calls_to("chat.stopStream")
+    assert not emulator.calls_to("chat.update")
+    [post] = emulator.calls_to("chat.postMessage")
+    assert response_ts(post) == answer.ts
+    assert "1,350.00" in json.dumps(answer.blocks)
+    assert "evil.example" not in json.dumps(answer.blocks)
+
+
+async def test_notice_is_posted_without_stream(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = ScriptedChatModel([])
+    _, admin = await start(start_bot, emulator, model)
+    await admin.event(mention(ADMIN, "how is cl-bravo or cl-brava doing?", "1300.1"))
+    [notice] = await replies_in(emulator, "1300.1")
+
+    assert "Bravado Foods" in json.dumps(notice.blocks)
+    assert not emulator.calls_to("chat.startStream")
+    assert len(emulator.calls_to("chat.postMessage")) == 1
+
+
+async def test_stop_cancels_running_answer(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = GatedModel(
+        [said("Checking the spend of every campaign now."), said("Second answer.")], gate=asyncio.Event()
+    )
+    bot, admin = await start(start_bot, emulator, model)
+    await admin.event(mention(ADMIN, "--client cl-alpha a slow question", "1400.1"))
+    [start_call] = await emulator.wait_for_calls("chat.startStream", 1)
+    button = stop_button(start_call)
+    stream_ts = response_ts(start_call)
+
+    # Only the user who asked can stop the answer.
+    await admin.as_user("U0OTHER").interaction(stop_press(button, stream_ts))
+    await asyncio.sleep(0.1)
+    assert not emulator.calls_to("chat.stopStream")
+
+    await admin.interaction(stop_press(button, stream_ts))
+    [stopped] = await replies_in(emulator, "1400.1")
+    assert stopped.ts == stream_ts
+    assert "Houston stopped this answer" in json.dumps(stopped.blocks)
+    assert "Checking" not in stopped.text
+    assert model.calls == 1
+    assert not emulator.calls_to("chat.postMessage")
+
+    # The stopped question left nothing behind in the thread's memory, and the thread can be asked again.
+    model.gate.set()
+    await admin.event(mention(ADMIN, "--client cl-alpha ask again", "1400.2", thread_ts="1400.1"))
+    answers = await replies_in(emulator, "1400.1", count=2)
+    assert "Second answer" in json.dumps(answers[1].blocks)
+    assert not any("a slow question" in str(message.content) for message in model.received[-1])
+    assert await bot.runtime.storage.houston_threads.load(f"{TEAM_ID}:C0OPS:1400.1", TEAM_ID) is not None
+
+
+async def test_failed_run_closes_stream(
+    start_bot: BotFactory, emulator: SlackEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = ScriptedChatModel([said(LONG_ANSWER)])
+    bot, admin = await start(start_bot, emulator, model)
+
+    async def failing_save(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database is down")
+
+    monkeypatch.setattr(bot.runtime.storage.houston_threads, "save", failing_save)
+    await admin.event(mention(ADMIN, "--client cl-alpha how did Google Ads do?", "1800.1"))
+    [stop_call] = await emulator.wait_for_calls("chat.stopStream", 1)
+
+    [start_call] = emulator.calls_to("chat.startStream")
+    assert stop_call.params["ts"] == response_ts(start_call)
+    assert "blocks" not in stop_call.params
+    [message] = emulator.posted_messages()
+    assert not message.streaming
+    assert "evil.example" not in message.text
+    await asyncio.sleep(0.05)
+    assert not emulator.calls_to("chat.update")
+    assert not emulator.calls_to("chat.postMessage")
+
+
+@pytest.mark.parametrize("error", [None, "missing_scope", "ratelimited"])
+async def test_mid_thread_mention_requests_thread(
+    start_bot: BotFactory, emulator: SlackEmulator, error: str | None
+) -> None:
+    model = ScriptedChatModel([said("Alpha spent 1,350.00.")])
+    _, admin = await start(start_bot, emulator, model)
+    if error is not None:
+        emulator.fail_next("conversations.replies", error)
+    await admin.event(mention(ADMIN, "--client cl-alpha what do you make of this?", "1500.5", thread_ts="1500.1"))
+    [answer] = await replies_in(emulator, "1500.1")
+
+    [read] = emulator.calls_to("conversations.replies")
+    assert read.params["channel"] == "C0OPS"
+    assert read.params["ts"] == "1500.1"
+    assert "1,350.00" in json.dumps(answer.blocks)
+    # The emulator answers conversations.replies without messages, so the question goes alone.
+    question = model.received[0][-1]
+    assert str(question.content) == "what do you make of this?"
+
+
+async def test_thread_read_only_before_houston_answered(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = ScriptedChatModel([said("First."), said("Second.")])
+    _, admin = await start(start_bot, emulator, model)
+    await admin.event(mention(ADMIN, "--client cl-alpha first question", "1600.1"))
+    await replies_in(emulator, "1600.1")
+    await admin.event(mention(ADMIN, "--client cl-alpha second question", "1600.3", thread_ts="1600.1"))
+    await replies_in(emulator, "1600.1", count=2)
+
+    assert not emulator.calls_to("conversations.replies")
+
+
+def test_thread_context_quotes_earlier_messages() -> None:
+    replies = [
+        {"type": "message", "user": "U0ANA", "ts": "1.1", "text": "Spend on Alpha doubled &amp; CPA &lt;30"},
+        {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "ts": "1.2", "text": "An earlier bot post"},
+        {"type": "message", "bot_id": "B0OTHER", "username": "deploybot", "ts": "1.3", "text": "Deployed v2"},
+        {"type": "message", "user": "U0BEN", "ts": "1.4", "text": "  was it\nthe new campaign?  "},
+        {"type": "message", "user": "U0ADMIN", "ts": "1.5", "text": "<@U0BOT> what happened?"},
+    ]
+
+    text = thread_context_text(replies, own_ids={"U0BOT", "B0BOT"}, skip_ts="1.5")
+
+    assert text == (
+        "Earlier in this thread:\n"
+        "- U0ANA: Spend on Alpha doubled & CPA <30\n"
+        "- deploybot: Deployed v2\n"
+        "- U0BEN: was it the new campaign?"
+    )
+    assert thread_context_text(replies[1:2], own_ids={"U0BOT", "B0BOT"}, skip_ts="1.5") is None
+
+
+def test_thread_context_keeps_first_and_latest() -> None:
+    replies = [
+        {"user": f"U{index:04d}", "ts": f"2.{index}", "text": f"message {index} " + "x" * 600} for index in range(12)
+    ]
+
+    text = thread_context_text(replies, own_ids=set(), skip_ts="none")
+
+    assert text is not None
+    assert len(text) <= 3_000
+    lines = text.split("\n")
+    assert lines[1].startswith("- U0000: message 0 ")
+    assert lines[2].startswith("- (")
+    assert "more messages left out" in lines[2]
+    assert lines[-1].startswith("- U0011: message 11 ")
+    assert all(len(line) <= 520 for line in lines)
+
+
+async def test_service_puts_thread_before_question(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = ScriptedChatModel([said("Alpha spent 1,350.00.")])
+    bot, _ = await start(start_bot, emulator, model)
+    storage = bot.runtime.storage
+    service = HoustonService(
+        storage=storage,
+        houston=Houston.create(model, storage),
+        clock=bot.runtime.clock,
+        limits=HoustonLimits(),
+        endpoint="test",
+    )
+    earlier = "Earlier in this thread:\n- U0ANA: compare Bravo Dental Group with Bravado Foods"
+    request = HoustonRequest(
+        team_id=TEAM_ID,
+        channel_id="C0OPS",
+        thread_ts="1700.1",
+        user_id=ADMIN,
+        question="--client cl-alpha and how is Alpha?",
+        thread_context=earlier,
+    )
+    streamed: list[str] = []
+
+    async def on_text(text: str) -> None:
+        streamed.append(text)
+
+    message = await service.ask(request, on_text=on_text)
+
+    # Client names in the earlier messages do not make the question ambiguous.
+    assert "1,350.00" in json.dumps(message.blocks)
+    assert str(model.received[0][-1].content) == f"{earlier}\n\nQuestion: and how is Alpha?"
+    assert "".join(streamed) == "Alpha spent 1,350.00."
