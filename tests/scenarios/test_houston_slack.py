@@ -634,3 +634,32 @@ async def test_service_puts_thread_before_question(start_bot: BotFactory, emulat
     assert "1,350.00" in json.dumps(message.blocks)
     assert str(model.received[0][-1].content) == f"{earlier}\n\nQuestion: and how is Alpha?"
     assert "".join(streamed) == "Alpha spent 1,350.00."
+
+
+async def test_direct_message_answered(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = ScriptedChatModel([said("Google Ads did well this week.")])
+    _, admin = await start(start_bot, emulator, model)
+    direct = {
+        "type": "message",
+        "channel_type": "im",
+        "user": ADMIN,
+        "text": "--client cl-alpha How did Google Ads do this week?",
+        "channel": "D0ADMIN",
+        "ts": "1000.1",
+    }
+    await admin.event(direct)
+    [answer] = await replies_in(emulator, "1000.1")
+    assert answer.channel == "D0ADMIN"
+    assert "did well" in json.dumps(answer.blocks)
+
+
+async def test_questions_capped_per_user(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = ScriptedChatModel([said("First answer.")])
+    _, admin = await start(start_bot, emulator, model, HOUSTON_QUESTIONS_PER_USER_HOUR="1")
+    await admin.event(mention(ADMIN, "--client cl-alpha first question", "1100.1"))
+    await replies_in(emulator, "1100.1")
+    await admin.event(mention(ADMIN, "--client cl-alpha second question", "1200.1"))
+    [notice] = await replies_in(emulator, "1200.1")
+    text = json.dumps(notice.blocks)
+    assert "<!date^" in text  # the user is told when they can ask again
+    assert model.calls == 1
