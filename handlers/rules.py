@@ -312,14 +312,24 @@ async def on_client_options(ack: AsyncAck, body: dict[str, Any], context: AsyncB
 # --- Submissions -----------------------------------------------------------------------------------
 
 
-async def on_rule_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
-    user_id = body["user"]["id"]
+async def _submitting_manager(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> Workspace | None:
+    """Return the workspace when the submitter may manage rules; otherwise answer the submission and return None."""
     workspace = await _workspace(context)
     if workspace is None:
         await ack()
-        return
-    if not await _can_manage(client, context, workspace, user_id):
+        return None
+    if not await _can_manage(client, context, workspace, body["user"]["id"]):
         await ack(response_action="update", view=refusal_modal(managers_hint(workspace)))
+        return None
+    return workspace
+
+
+async def on_rule_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
+    user_id = body["user"]["id"]
+    workspace = await _submitting_manager(ack, body, client, context)
+    if workspace is None:
         return
     form = parse_rule_form(body["view"])
     rule = await _own_rule(context, form.rule_id)
@@ -394,12 +404,7 @@ async def _save(context: AsyncBoltContext, spec: RuleSpec, rule: Rule | None) ->
 
 async def on_delete_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
     user_id = body["user"]["id"]
-    workspace = await _workspace(context)
-    if workspace is None:
-        await ack()
-        return
-    if not await _can_manage(client, context, workspace, user_id):
-        await ack(response_action="update", view=refusal_modal(managers_hint(workspace)))
+    if await _submitting_manager(ack, body, client, context) is None:
         return
     rule = await _own_rule(context, parse_rule_form(body["view"]).rule_id)
     await ack()
