@@ -51,18 +51,29 @@ class QuestionQuota:
         self._limits = limits
         self._asked: dict[str, deque[float]] = defaultdict(deque)
 
-    def retry_after(self, *, team_id: str, user_id: str, now: float) -> float | None:
-        """Count a question; return seconds until the user may ask again when a cap is reached."""
-        user_key, team_key = f"user:{team_id}:{user_id}", f"team:{team_id}"
-        for key, cap in ((user_key, self._limits.per_user_hour), (team_key, self._limits.per_workspace_hour)):
+    def blocked_for(self, *, team_id: str, user_id: str, now: float) -> float | None:
+        """Return seconds until the user may ask again when a cap is reached, without counting a question."""
+        for key, cap in self._keys(team_id, user_id):
             asked = self._asked[key]
             while asked and now - asked[0] >= HOUR:
                 asked.popleft()
             if len(asked) >= cap:
                 return HOUR - (now - asked[0])
-        self._asked[user_key].append(now)
-        self._asked[team_key].append(now)
         return None
+
+    def retry_after(self, *, team_id: str, user_id: str, now: float) -> float | None:
+        """Count a question; return seconds until the user may ask again when a cap is reached."""
+        wait = self.blocked_for(team_id=team_id, user_id=user_id, now=now)
+        if wait is None:
+            for key, _ in self._keys(team_id, user_id):
+                self._asked[key].append(now)
+        return wait
+
+    def _keys(self, team_id: str, user_id: str) -> list[tuple[str, int]]:
+        return [
+            (f"user:{team_id}:{user_id}", self._limits.per_user_hour),
+            (f"team:{team_id}", self._limits.per_workspace_hour),
+        ]
 
 
 class HoustonService:
@@ -89,12 +100,25 @@ class HoustonService:
     def configured(self) -> bool:
         return self._houston is not None
 
-    async def ask(self, request: HoustonRequest, on_text: TextCallback | None = None) -> SlackMessage:
-        workspace = await self._storage.workspaces.get(request.team_id)
+    async def unavailable(self, *, team_id: str, user_id: str) -> SlackMessage | None:
+        """Return the notice to post instead of an answer (Houston off, no model, cap reached), or None."""
+        workspace = await self._storage.workspaces.get(team_id)
         if workspace is None or workspace.agency_id is None or not workspace.houston_enabled:
             return build_notice(NoticeKind.DISABLED)
         if self._houston is None:
             return build_notice(NoticeKind.NO_MODEL)
+        wait = self._quota.blocked_for(team_id=team_id, user_id=user_id, now=time.monotonic())
+        if wait is not None:
+            logger.info("Houston question cap reached (team %s, user %s)", team_id, user_id)
+            return build_notice(NoticeKind.RATE_LIMITED, retry_at=self._clock.now() + timedelta(seconds=wait))
+        return None
+
+    async def ask(self, request: HoustonRequest, on_text: TextCallback | None = None) -> SlackMessage:
+        notice = await self.unavailable(team_id=request.team_id, user_id=request.user_id)
+        if notice is not None:
+            return notice
+        workspace = await self._storage.workspaces.get(request.team_id)
+        assert workspace is not None  # unavailable() returned None, so it exists
         wait = self._quota.retry_after(team_id=request.team_id, user_id=request.user_id, now=time.monotonic())
         if wait is not None:
             return build_notice(NoticeKind.RATE_LIMITED, retry_at=self._clock.now() + timedelta(seconds=wait))

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 FEEDBACK_ACTIONS = {"houston_feedback_up": "up", "houston_feedback_down": "down"}
 RETRY_ACTION = "houston_retry"
+FEEDBACK_THANKS = "Thanks: your feedback is kept with this conversation to help improve Houston's answers."
 THINKING = "is thinking…"
 LOADING_MESSAGES = ["Reading the metrics…", "Checking outliers and notes…"]
 OUTLIER_QUESTION = (
@@ -213,6 +214,12 @@ class HoustonAnswers:
             notice = build_notice(NoticeKind.NO_MODEL)
             await respond(response_type="ephemeral", replace_original=False, **_payload(notice))
             return
+        # Check availability before claiming the alert, so a press while Houston is off or the user is capped
+        # does not use up the alert's one analysis.
+        unavailable = await houston.unavailable(team_id=team_id, user_id=body["user"]["id"])
+        if unavailable is not None:
+            await respond(response_type="ephemeral", replace_original=False, **_payload(unavailable))
+            return
         if not await _claim(context, f"ask:{team_id}:{channel_id}:{thread_ts}"):
             answered = await houston.has_thread(team_id=team_id, channel_id=channel_id, thread_ts=thread_ts)
             notice = build_notice(NoticeKind.ALREADY_ANSWERED if answered else NoticeKind.ALREADY_ANSWERING)
@@ -346,6 +353,11 @@ class HoustonAnswers:
     ) -> None:
         if await _is_shared(context, request.team_id, request.channel_id):
             await _post(client, request.channel_id, request.thread_ts, build_notice(NoticeKind.SHARED_CHANNEL))
+            return
+        unavailable = await houston.unavailable(team_id=request.team_id, user_id=request.user_id)
+        if unavailable is not None:
+            # Posted without the "is thinking" status or a stream, because nothing will run.
+            await _post(client, request.channel_id, request.thread_ts, unavailable)
             return
         thread = _answer_thread(
             context,
@@ -635,7 +647,9 @@ def _fit_lines(lines: list[str], room: int) -> list[str]:
 # --- Feedback -----------------------------------------------------------------------------------------------
 
 
-async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext) -> None:
+async def on_feedback(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond
+) -> None:
     await ack()
     houston = services_of(context).houston
     team_id = await team_key(context)
@@ -646,6 +660,8 @@ async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any
         key=str(action.get("value")), team_id=team_id, user_id=body["user"]["id"], value=value
     )
     logger.info("Houston feedback (team %s, user %s, value %s, stored %s)", team_id, body["user"]["id"], value, stored)
+    if stored:
+        await respond(response_type="ephemeral", replace_original=False, text=FEEDBACK_THANKS)
 
 
 # --- The switch in App Home -------------------------------------------------------------------------------
@@ -672,7 +688,7 @@ async def on_toggle(
     await storage.audit.record(
         team_id=workspace.team_id,
         user_id=user_id,
-        action="Houston turned on" if enabled else "Houston turned off",
+        action="turned on" if enabled else "turned off",
         target=f"Houston (model endpoint {houston.endpoint})",
         before={"houston_enabled": workspace.houston_enabled},
         after={"houston_enabled": enabled},

@@ -86,6 +86,10 @@ class HoustonAsker(Protocol):
         """Tell whether a model is configured at all."""
         ...
 
+    async def unavailable(self, *, team_id: str, user_id: str) -> SlackMessage | None:
+        """Return the notice to post instead of an answer (off, no model, cap reached), or None to go ahead."""
+        ...
+
     async def ask(self, request: HoustonRequest, on_text: HoustonTextCallback | None = None) -> SlackMessage:
         """Answer the question; return the message to post in the thread (an answer, an error or a notice).
 

@@ -14,7 +14,10 @@ STATE_ON = (
 )
 STATE_OFF = "Off. Turn it on to let people ask Houston about this account's metrics, outliers and notes."
 ENDPOINT = "Questions and the account data Houston reads are sent to the model endpoint `{endpoint}`."
-NO_MODEL = "No AI model is configured for this bot, so Houston cannot be turned on. The operator sets OPENAI_API_KEY."
+NO_MODEL = (
+    "No AI model is configured for this bot, so Houston cannot be turned on. The operator sets HOUSTON_MODEL "
+    "and OPENAI_API_KEY, or OPENAI_BASE_URL for another OpenAI-compatible server."
+)
 READ_ONLY = "Only people who can change notifications can turn Houston on or off."
 TURN_ON = "Turn Houston on"
 TURN_OFF = "Turn Houston off"

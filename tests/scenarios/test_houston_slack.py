@@ -663,3 +663,27 @@ async def test_questions_capped_per_user(start_bot: BotFactory, emulator: SlackE
     text = json.dumps(notice.blocks)
     assert "<!date^" in text  # the user is told when they can ask again
     assert model.calls == 1
+
+
+async def test_button_while_off_can_be_pressed_again(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    model = ScriptedChatModel([said("Analysed after all.")])
+    bot, admin = await start(start_bot, emulator, model)
+    await bot.runtime.storage.workspaces.set_houston_enabled(TEAM_ID, False, now=NOW)
+    press = {
+        "type": "block_actions",
+        "trigger_id": "t3",
+        "container": {"type": "message", "message_ts": "1300.1", "channel_id": "C0OPS"},
+        "channel": {"id": "C0OPS"},
+        "message": {"ts": "1300.1"},
+        "response_url": emulator.response_url("off"),
+        "actions": [{"type": "button", "action_id": "houston_ask_outlier", "value": "evt-unknown"}],
+    }
+    await admin.interaction(press)
+    [notice] = await emulator.wait_for_response("off")
+    assert "App Home" in json.dumps(notice)
+    assert not emulator.calls_to("assistant.threads.setStatus")
+
+    await bot.runtime.storage.workspaces.set_houston_enabled(TEAM_ID, True, now=NOW)
+    await admin.interaction(press)
+    [answer] = await replies_in(emulator, "1300.1")
+    assert "Analysed after all" in json.dumps(answer.blocks)
