@@ -36,7 +36,7 @@ from bot.web import create_web_app
 from handlers import channels, commands, home, houston, lifecycle, rules
 from handlers import digest as digest_handlers
 from handlers.permissions import AdminCache
-from handlers.services import CLOCK, SERVICES, STORAGE, Services
+from handlers.services import CLOCK, EXT_SHARED, SERVICES, STORAGE, Services
 from houston.agent import Houston, build_chat_model
 from storage.database import Database, open_database
 from storage.events import StoredEvent
@@ -212,7 +212,11 @@ def build_runtime(
         index=index,
         web_url=settings.web_url,
         owner=delivery.owner,
-        scheduler=AsyncIOScheduler(timezone="UTC") if digest_scheduler else None,
+        # A busy event loop may fire a trigger late; APScheduler's default grace of one second would then skip
+        # the day's digest, so late triggers still run (the claim keeps them to one per day).
+        scheduler=AsyncIOScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None, "coalesce": True})
+        if digest_scheduler
+        else None,
     )
     houston_service = _build_houston(settings, storage=storage, clock=clock, model=houston_model)
     if slack is not None:
@@ -317,11 +321,12 @@ def _wire_handlers(
     )
 
     @slack.app.middleware
-    async def inject_services(context: AsyncBoltContext, next: Any) -> None:
+    async def inject_services(context: AsyncBoltContext, body: dict[str, Any], next: Any) -> None:
         # Handlers never import bot/: they find what they need in Bolt's context.
         context[STORAGE] = storage
         context[CLOCK] = clock
         context[SERVICES] = services
+        context[EXT_SHARED] = body.get("is_ext_shared_channel") is True
         await next()
 
     commands.register(slack.app)

@@ -24,7 +24,7 @@ from bot.delivery_policy import Action, Verdict, backoff_seconds, classify_slack
 from bot.posting import NoTokenError, Poster
 from bot.rule_index import RuleIndex
 from storage.events_schema import event_adapter
-from storage.models import Delivery, DeliveryState, WorkspaceStatus
+from storage.models import Delivery, DeliveryState, RuleState, WorkspaceStatus
 from storage.store import Storage
 from views.messages import SlackMessage, build_event_message
 
@@ -143,6 +143,12 @@ class DeliveryService:
             verdict = Verdict(Action.RETRY_BACKOFF, f"Slack connection failed ({type(error).__name__})")
             await self._retry(delivery, verdict)
             return
+        except Exception as error:
+            # Anything else (a token refresh that failed, a request the SDK refused) still gets the backoff and
+            # the attempt limit, instead of a lease that expires and retries forever.
+            logger.exception("Delivery failed unexpectedly (delivery %s, channel %s)", delivery.id, delivery.channel)
+            await self._retry(delivery, Verdict(Action.RETRY_BACKOFF, f"Unexpected error ({type(error).__name__})"))
+            return
         await self._storage.deliveries.mark_sent(delivery, ts=ts, now=self._clock.now())
         logger.info(
             "Posted message (delivery %s, team %s, channel %s, ts %s)",
@@ -162,6 +168,10 @@ class DeliveryService:
         rule = await storage.rules.get(delivery.rule_id)
         if rule is None:
             await self._finish(delivery, DeliveryState.FAILED, "The rule was deleted before the message was sent.")
+            return None
+        if rule.state is not RuleState.ACTIVE or rule.channel != delivery.channel:
+            reason = f"The rule was {rule.state.value} or moved to another channel before the message was sent."
+            await self._finish(delivery, DeliveryState.FAILED, reason)
             return None
         stored = await storage.events.find(delivery.event_id)
         if stored is None:

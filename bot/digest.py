@@ -119,9 +119,12 @@ class DigestService:
                 continue
             if not _is_scheduled(workspace):
                 continue
-            slot = await self._due_slot(workspace)
-            if slot is not None and await self.run_slot(workspace, slot):
-                sent += 1
+            try:
+                slot = await self._due_slot(workspace)
+                if slot is not None and await self.run_slot(workspace, slot):
+                    sent += 1
+            except Exception:
+                logger.exception("Digest run failed (team %s)", workspace.team_id)
             if team_id is not None:
                 await self.reschedule(workspace.team_id)
         return sent
@@ -195,6 +198,13 @@ class DigestService:
             return False
         except NoTokenError:
             logger.warning("No bot token for a digest (team %s, rule %s)", workspace.team_id, rule.id)
+            return False
+        except Exception:
+            # The day is already claimed: one channel's failure (a dropped connection, a failed token refresh)
+            # must not skip the other channels.
+            logger.exception(
+                "Digest not posted (team %s, rule %s, channel %s)", workspace.team_id, rule.id, rule.channel
+            )
             return False
         return True
 

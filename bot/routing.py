@@ -109,18 +109,26 @@ class Router:
 
     async def sweep(self, *, grace: timedelta = timedelta(0)) -> int:
         """Route events that were stored but not routed, such as those of a process that stopped."""
-        total = 0
+        routed = 0
+        failed: set[str] = set()
         while True:
             received_before = self._clock.now() - grace
             events = await self._storage.events.find_unrouted(received_before=received_before, limit=SWEEP_BATCH)
-            for event in events:
-                await self.route(event)
-            total += len(events)
-            if len(events) < SWEEP_BATCH:
+            fresh = [event for event in events if event.id not in failed]
+            for event in fresh:
+                try:
+                    await self.route(event)
+                    routed += 1
+                except Exception:
+                    # One event that cannot be routed must not hold back every event stored after it.
+                    logger.exception("Routing failed in the sweep; the event stays unrouted (event %s)", event.id)
+                    failed.add(event.id)
+            # NOTE: a full page of events that all fail stops this sweep; the next one starts again from them.
+            if len(events) < SWEEP_BATCH or not fresh or all(event.id in failed for event in fresh):
                 break
-        if total:
-            logger.info("Routing sweep routed stored events (count %d)", total)
-        return total
+        if routed:
+            logger.info("Routing sweep routed stored events (count %d)", routed)
+        return routed
 
     async def route(self, stored: StoredEvent) -> Decision:
         event = event_adapter.validate_python(stored.body)

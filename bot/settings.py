@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from enum import Enum
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -144,7 +145,11 @@ class Settings(BaseSettings):
     @property
     def houston_endpoint(self) -> str:
         """The model endpoint Houston sends questions and data to, for App Home to name."""
-        return self.OPENAI_BASE_URL or "https://api.openai.com/v1"
+        # Only scheme, host and path are shown: a gateway URL may carry a key as user info or query string.
+        parts = urlsplit(self.OPENAI_BASE_URL or "https://api.openai.com/v1")
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"
 
     @property
     def mongodb_uri(self) -> str | None:

@@ -31,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.home import refresh_home
 from handlers.permissions import check_permission, managers_hint
 from handlers.services import (
+    EXT_SHARED,
     HoustonAsker,
     HoustonRequest,
     HoustonTextCallback,
@@ -106,11 +107,24 @@ async def _claim(context: AsyncBoltContext, key: str) -> bool:
     return await storage_of(context).houston_requests.claim(key, now=clock_of(context).now())
 
 
-async def _is_shared(context: AsyncBoltContext, team_id: str, channel_id: str) -> bool:
+async def _is_shared(context: AsyncBoltContext, client: AsyncWebClient, team_id: str, channel_id: str) -> bool:
+    """Tell whether the channel is shared with another organisation; unknown counts as shared (fail closed)."""
     if channel_id.startswith("D"):
         return False
+    if context.get(EXT_SHARED):
+        return True
     channel = await storage_of(context).channels.get(team_id, channel_id)
-    return bool(channel and channel.is_shared)
+    if channel is not None:
+        return channel.is_shared
+    try:
+        response = await client.conversations_info(channel=channel_id)
+    except SlackApiError as error:
+        logger.warning(
+            "Shared-channel check failed; declining (channel %s, error %s)", channel_id, error.response.get("error")
+        )
+        return True
+    info = response.get("channel") or {}
+    return bool(info.get("is_ext_shared") or info.get("is_shared"))
 
 
 async def _set_status(client: AsyncWebClient, channel_id: str, thread_ts: str) -> None:
@@ -351,7 +365,7 @@ class HoustonAnswers:
     async def _answer(
         self, client: AsyncWebClient, context: AsyncBoltContext, houston: HoustonAsker, request: HoustonRequest
     ) -> None:
-        if await _is_shared(context, request.team_id, request.channel_id):
+        if await _is_shared(context, client, request.team_id, request.channel_id):
             await _post(client, request.channel_id, request.thread_ts, build_notice(NoticeKind.SHARED_CHANNEL))
             return
         unavailable = await houston.unavailable(team_id=request.team_id, user_id=request.user_id)

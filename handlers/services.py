@@ -20,6 +20,8 @@ from views.messages import SlackMessage
 STORAGE = "mc_storage"
 CLOCK = "mc_clock"
 SERVICES = "mc_services"
+# True when Slack marked the request as coming from a channel shared with another organisation.
+EXT_SHARED = "mc_ext_shared"
 
 
 class Clock(Protocol):

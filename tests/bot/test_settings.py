@@ -226,3 +226,10 @@ def test_process_environment_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(SettingsError, match="LOG_LEVEL"):
         load_settings()
+
+
+def test_houston_endpoint_hides_credentials() -> None:
+    settings = load_settings(
+        {"OPENAI_BASE_URL": "https://user:secret@gateway.example:8443/v1?api-key=topsecret", "HOUSTON_MODEL": "m"}
+    )
+    assert settings.houston_endpoint == "https://gateway.example:8443/v1"

@@ -687,3 +687,15 @@ async def test_button_while_off_can_be_pressed_again(start_bot: BotFactory, emul
     await admin.interaction(press)
     [answer] = await replies_in(emulator, "1300.1")
     assert "Analysed after all" in json.dumps(answer.blocks)
+
+
+async def test_unknown_channel_checked_before_answering(start_bot: BotFactory, emulator: SlackEmulator) -> None:
+    # The channel is not in the cache, so Houston asks Slack; a channel shared with another organisation
+    # gets the polite decline, never an answer.
+    emulator.shared_channels.add("C0OPS")
+    model = ScriptedChatModel([])
+    _, admin = await start(start_bot, emulator, model)
+    await admin.event(mention(ADMIN, "--client cl-alpha hello", "1400.1"))
+    [notice] = await replies_in(emulator, "1400.1")
+    assert "shared" in json.dumps(notice.blocks).lower()
+    assert model.calls == 0
