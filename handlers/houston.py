@@ -128,8 +128,8 @@ async def _is_shared(context: AsyncBoltContext, client: AsyncWebClient, team_id:
 
 
 async def _set_status(client: AsyncWebClient, channel_id: str, thread_ts: str) -> None:
-    # The button gets nothing injected by Bolt, so every entry point sets the status itself; it clears when
-    # the answer is posted (assistant.threads.setStatus works in channel threads with chat:write).
+    # Bolt injects no status helper for the button, so every entry point sets the status itself. Slack clears
+    # it when the answer is posted; assistant.threads.setStatus works in channel threads with chat:write.
     try:
         await client.assistant_threads_setStatus(
             channel_id=channel_id, thread_ts=thread_ts, status=THINKING, loading_messages=LOADING_MESSAGES

@@ -130,17 +130,29 @@ def _rule_fields(rule: Rule | None) -> dict[str, Any] | None:
     return json.loads(json.dumps(fields, default=str))
 
 
+def _form_of(rule: Rule | None) -> RuleForm:
+    """Describe an existing rule, or an empty form for a new one, as the modal's current choices."""
+    if rule is None:
+        return RuleForm(rule_id=None, channel_id=None, type=None, client_id=None, min_severity=None)
+    return RuleForm(
+        rule_id=rule.id,
+        channel_id=rule.channel,
+        type=rule.type,
+        client_id=rule.client_id,
+        min_severity=rule.min_severity,
+    )
+
+
 async def _modal_model(
     context: AsyncBoltContext, workspace: Workspace, *, rule: Rule | None, form: RuleForm | None
 ) -> RuleModalModel:
     """Build the modal's content from a rule being edited, or from the choices made so far."""
     storage = storage_of(context)
-    channel_id = form.channel_id if form else (rule.channel if rule else None)
+    if form is None:
+        form = _form_of(rule)
+    channel_id, client_id, kind, severity = form.channel_id, form.client_id, form.type, form.min_severity
     channel = await storage.channels.get(workspace.team_id, channel_id) if channel_id else None
-    client_id = form.client_id if form else (rule.client_id if rule else None)
     names = await client_names(context, workspace)
-    kind = form.type if form else (rule.type if rule else None)
-    severity = form.min_severity if form else (rule.min_severity if rule else None)
     return RuleModalModel(
         rule=rule,
         is_client_workspace=workspace.is_client_workspace,

@@ -1,4 +1,4 @@
-"""What handlers find in Bolt's request context, put there by `bot/` when it wires the app.
+"""Services that handlers find in Bolt's request context, put there by `bot/` when it wires the app.
 
 Handlers never import `bot/`: each service is described here by the small protocol the handlers use.
 """

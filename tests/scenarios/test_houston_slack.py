@@ -212,7 +212,8 @@ async def test_ambiguous_name_asks_back(start_bot: BotFactory, emulator: SlackEm
     await admin.event(mention(ADMIN, "how is cl-bravo or cl-brava doing?", "400.1"))
     [question] = await replies_in(emulator, "400.1")
     text = json.dumps(question.blocks)
-    assert "Bravo Dental Group" in text and "Bravado Foods" in text
+    assert "Bravo Dental Group" in text
+    assert "Bravado Foods" in text
     assert model.calls == 0
 
 
