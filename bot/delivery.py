@@ -19,6 +19,7 @@ import aiohttp
 from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 
+from bot.alert_messages import AlertDelivery, AlertMessenger, RetrySoon
 from bot.clock import Clock
 from bot.delivery_policy import Action, Verdict, backoff_seconds, classify_slack_error
 from bot.posting import NoTokenError, Poster
@@ -26,7 +27,6 @@ from bot.rule_index import RuleIndex
 from storage.events_schema import event_adapter
 from storage.models import Delivery, DeliveryState, RuleState, WorkspaceStatus
 from storage.store import Storage
-from views.messages import SlackMessage, build_event_message
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ class DeliveryConfig:
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 300.0
     idle_poll_seconds: float = 1.0
+    # How soon a delivery tries again while another one is posting the first message of its alert.
+    claim_wait_seconds: float = 0.5
 
 
 def new_owner_id() -> str:
@@ -58,6 +60,7 @@ class DeliveryService:
         web_url: str | None,
         config: DeliveryConfig | None = None,
         owner: str | None = None,
+        alerts: AlertMessenger | None = None,
     ) -> None:
         self._storage = storage
         self._poster = poster
@@ -66,6 +69,8 @@ class DeliveryService:
         self._web_url = web_url
         self._config = config or DeliveryConfig()
         self.owner = owner or new_owner_id()
+        # Every routed event is an alert whose message lives on: posted once, then edited and threaded.
+        self.alerts = alerts or AlertMessenger(storage=storage, poster=poster, clock=clock, web_url=web_url)
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -79,11 +84,13 @@ class DeliveryService:
             asyncio.create_task(self._work(), name=f"delivery-worker-{number}")
             for number in range(self._config.workers)
         ]
+        self.alerts.start()
 
     async def stop(self, *, timeout: float = 10.0) -> None:
         """Let in-flight posts finish within `timeout`, then release this process's leases."""
         self._stopping = True
         self._wakeup.set()
+        await self.alerts.stop()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=timeout)
             for task in pending:
@@ -125,11 +132,14 @@ class DeliveryService:
             await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
 
     async def _send(self, delivery: Delivery) -> None:
-        message = await self._prepare(delivery)
-        if message is None:
+        prepared = await self._prepare(delivery)
+        if prepared is None:
             return
         try:
-            ts = await self._poster.post(team_id=delivery.team_id, channel=delivery.channel, message=message)
+            ts = await self.alerts.deliver(prepared)
+        except RetrySoon as error:
+            await self._retry(delivery, Verdict(Action.RETRY_AFTER, str(error), self._config.claim_wait_seconds))
+            return
         except SlackApiError as error:
             await self._handle_slack_error(delivery, error)
             return
@@ -158,8 +168,8 @@ class DeliveryService:
             ts,
         )
 
-    async def _prepare(self, delivery: Delivery) -> SlackMessage | None:
-        """Render the delivery's message, or finish the delivery when it can no longer be sent."""
+    async def _prepare(self, delivery: Delivery) -> AlertDelivery | None:
+        """Load what the delivery's message needs, or finish the delivery when it can no longer be sent."""
         storage = self._storage
         workspace = await storage.workspaces.get(delivery.team_id)
         if workspace is None or workspace.status is not WorkspaceStatus.ACTIVE:
@@ -183,7 +193,9 @@ class DeliveryService:
             logger.exception("Stored event no longer validates (event %s)", stored.id)
             await self._finish(delivery, DeliveryState.DEAD, "The stored event no longer matches the schema.")
             return None
-        return build_event_message(event, web_url=self._web_url, client_workspace=workspace.is_client_workspace)
+        return AlertDelivery(
+            delivery=delivery, event=event, received_at=stored.received_at, rule=rule, workspace=workspace
+        )
 
     async def _handle_slack_error(self, delivery: Delivery, error: SlackApiError) -> None:
         response = error.response

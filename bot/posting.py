@@ -50,6 +50,13 @@ class Poster(Protocol):
         """
         ...
 
+    async def update(self, *, team_id: str, channel: str, ts: str, message: SlackMessage) -> None:
+        """Replace the text and blocks of a message the bot posted (`chat.update`).
+
+        Raises slack_sdk's `SlackApiError` when Slack rejects it.
+        """
+        ...
+
     async def upload_file(
         self, *, team_id: str, channel: str, filename: str, title: str, content: bytes, thread_ts: str | None
     ) -> None:
@@ -73,6 +80,12 @@ class SlackPoster:
             unfurl_media=False,
         )
         return str(response["ts"])
+
+    async def update(self, *, team_id: str, channel: str, ts: str, message: SlackMessage) -> None:
+        # chat.update rejects `text` over 4,000 characters (msg_too_long); SlackMessage text stays below that.
+        await self._client.chat_update(
+            token=await self._token(team_id), channel=channel, ts=ts, text=message.text, blocks=message.blocks
+        )
 
     async def upload_file(
         self, *, team_id: str, channel: str, filename: str, title: str, content: bytes, thread_ts: str | None
@@ -107,6 +120,11 @@ class ConsolePoster:
         stream.write(render_console(message, channel=where, team_id=team_id) + "\n")
         stream.flush()
         return f"local.{next(self._counter):06d}"
+
+    async def update(self, *, team_id: str, channel: str, ts: str, message: SlackMessage) -> None:
+        stream = self._stream or sys.stdout
+        stream.write(render_console(message, channel=f"{channel}, update of {ts}", team_id=team_id) + "\n")
+        stream.flush()
 
     async def upload_file(
         self, *, team_id: str, channel: str, filename: str, title: str, content: bytes, thread_ts: str | None

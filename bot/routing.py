@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from enum import Enum
 
+from bot.alert_policy import alert_of
 from bot.clock import Clock
 from bot.rule_index import EventFacts, RuleIndex
 from storage.events import StoredEvent
@@ -25,9 +26,10 @@ from storage.events_schema import (
     OutlierDetectedEvent,
     OutlierResolvedEvent,
     PlatformEvent,
+    TaskRecoveredEvent,
     event_adapter,
 )
-from storage.models import ROUTED_EVENT_TYPES
+from storage.models import ROUTED_EVENT_TYPES, RuleState
 from storage.store import Storage
 
 logger = logging.getLogger(__name__)
@@ -135,6 +137,8 @@ class Router:
         decision = await self._decide(event)
         if decision is Decision.DELIVER:
             await self._create_deliveries(event)
+        elif decision is not Decision.STALE and _follows_up(event):
+            await self._create_follow_ups(event)
         await self._storage.events.mark_routed(stored.id, now=self._clock.now())
         log = logger.info if decision is Decision.STALE else logger.debug
         log("Routed event (event %s, type %s, decision %s)", stored.id, stored.type, decision.value)
@@ -161,6 +165,26 @@ class Router:
         created = await self._storage.deliveries.create_for_event(event.id, rules, now=self._clock.now())
         if created:
             logger.info("Created deliveries (event %s, rules %s)", event.id, ",".join(rule.id for rule in rules))
+            self._on_deliveries()
+
+    async def _create_follow_ups(self, event: PlatformEvent) -> None:
+        """Deliver a resolution, deletion or privacy change to the rules whose messages announced the alert.
+
+        These events are not matched through the rule index: they reach exactly the messages of the ledger.
+        """
+        alert = alert_of(event)
+        if alert is None:
+            return
+        rule_ids = await self._storage.alerts.rules_with_alert(
+            agency_id=event.agency_id, client_id=event.client_id, kind=alert.kind.value, key=alert.key
+        )
+        rules = [rule for rule in [await self._storage.rules.get(rule_id) for rule_id in rule_ids] if rule]
+        active = [rule for rule in rules if rule.state is RuleState.ACTIVE]
+        # NOTE: a follow-up that arrives while the alert's first post is still pending finds no ledger entry,
+        # and changes no message.
+        created = await self._storage.deliveries.create_for_event(event.id, active, now=self._clock.now())
+        if created:
+            logger.info("Created follow-up deliveries (event %s, rules %s)", event.id, ",".join(r.id for r in active))
             self._on_deliveries()
 
     async def _apply_state(self, event: PlatformEvent) -> bool:
@@ -207,3 +231,10 @@ class Router:
             )
         # system.error, task.failed and task.recovered keep no state yet.
         return True
+
+
+def _follows_up(event: PlatformEvent) -> bool:
+    """Tell whether an event changes messages posted for earlier events instead of posting its own."""
+    if isinstance(event, OutlierResolvedEvent | TaskRecoveredEvent | NoteDeletedEvent):
+        return True
+    return isinstance(event, NoteCreatedEvent | NoteUpdatedEvent) and event.data.private

@@ -103,6 +103,10 @@ class Rule:
     failure_reason: str | None
     created_at: datetime
     updated_at: datetime
+    # Floods: after `burst_threshold` new alerts of one client within `burst_window_seconds` of each other,
+    # further new alerts are gathered into one summary message. Rules stored without them use these defaults.
+    burst_window_seconds: int = 60
+    burst_threshold: int = 1
 
 
 class DeliveryState(str, Enum):

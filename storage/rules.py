@@ -184,4 +184,6 @@ def _to_rule(document: dict[str, Any]) -> Rule:
         failure_reason=document.get("failure_reason"),
         created_at=utc(document["created_at"]),
         updated_at=utc(document["updated_at"]),
+        burst_window_seconds=int(document.get("burst_window_seconds") or 60),
+        burst_threshold=int(document.get("burst_threshold") or 1),
     )

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from storage.alerts import AlertLedger
 from storage.audit import AuditRepository
 from storage.channels import ChannelRepository
 from storage.clients import ClientRepository
@@ -40,6 +41,7 @@ class Storage:
     digest_runs: DigestRunRepository
     houston_threads: HoustonThreadRepository
     houston_requests: HoustonRequestRepository
+    alerts: AlertLedger
 
     @classmethod
     def create(cls, database: Database, *, retention_days: int) -> Storage:
@@ -60,6 +62,8 @@ class Storage:
             # Houston threads are kept three times as long as events: conversations are revisited.
             houston_threads=HoustonThreadRepository(database, retention=retention * 3),
             houston_requests=HoustonRequestRepository(database),
+            # Alert messages expire with the deliveries that created them.
+            alerts=AlertLedger(database, retention=retention),
         )
 
     async def ensure_indexes(self) -> None:
@@ -77,6 +81,7 @@ class Storage:
             self.digest_runs,
             self.houston_threads,
             self.houston_requests,
+            self.alerts,
         ):
             await repository.ensure_indexes()
         logger.info("Indexes are in place (database %s)", self.database.db.name)
