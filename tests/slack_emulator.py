@@ -862,6 +862,18 @@ class SlackEmulator:
             if (channel is None or message.channel == channel) and (team_id is None or message.team_id == team_id)
         ]
 
+    def top_level_messages(self, channel: str | None = None) -> list[PostedMessage]:
+        """Return the posted messages that are not thread replies or ephemeral, oldest first."""
+        return [
+            message
+            for message in self.posted_messages(channel)
+            if message.thread_ts is None and message.ephemeral_user is None
+        ]
+
+    def thread_replies(self, channel: str, thread_ts: str) -> list[PostedMessage]:
+        """Return the replies posted in the thread of one message, oldest first."""
+        return [message for message in self.posted_messages(channel) if message.thread_ts == thread_ts]
+
     def clear(self) -> None:
         """Forget recorded calls, violations, the posted-message list and scripted failures.
 

@@ -1,0 +1,301 @@
+"""Alerts that live as one message: repeats and resolutions edit and thread, floods are gathered, against the emulator."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.models import DeliveryState
+from tests.conftest import BotFactory, FakeClock, RunningBot, load_example, signed, single_workspace_env
+from tests.slack_emulator import PostedMessage, SlackEmulator
+
+SEED = """
+rules:
+  - {channel: C0ALERTS, type: outlier_alerts, min_severity: medium}
+  - {channel: C0ALPHA, type: outlier_alerts, client_id: cl-alpha}
+  - {channel: C0OPS, type: task_failures}
+  - {channel: C0OPS, type: system_errors}
+  - {channel: C0NOTES, type: note_created}
+  - {channel: C0NOTES, type: note_updated}
+"""
+
+START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def seed_file(tmp_path: Path) -> Path:
+    path = tmp_path / "seed.yaml"
+    path.write_text(SEED, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock(START)
+
+
+async def send(bot: RunningBot, clock: FakeClock, *events: dict[str, Any]) -> None:
+    """POST events signed at the fake clock's time, then wait until every delivery has ended."""
+    body = json.dumps({"events": list(events)} if len(events) > 1 else events[0]).encode()
+    response = await bot.http.post("/platform/events", data=body, headers=signed(body, now=clock.now().timestamp()))
+    assert response.status == 202, await response.text()
+    await bot.settle()
+
+
+async def flush(bot: RunningBot) -> None:
+    await bot.runtime.delivery.alerts.flush_due()
+
+
+def detection(number: int, *, observed: float, at: datetime) -> dict[str, Any]:
+    event = load_example("outlier_detected.json")
+    return {
+        **event,
+        "id": f"evt_detect_{number}",
+        "occurred_at": at.isoformat(),
+        "data": {**event["data"], "observed": observed},
+    }
+
+
+def resolution(at: datetime) -> dict[str, Any]:
+    return {**load_example("outlier_resolved.json"), "id": "evt_resolve", "occurred_at": at.isoformat()}
+
+
+def task_failure(number: int, *, at: datetime, client_id: str = "cl-bravo", state: str = "failed") -> dict[str, Any]:
+    event = load_example("task_failed.json")
+    data = {**event["data"], "task_id": f"tsk_{number:04d}", "task_name": f"Import {number:04d}", "state": state}
+    return {
+        **event,
+        "id": f"evt_task_{number:04d}",
+        "occurred_at": at.isoformat(),
+        "client_id": client_id,
+        "data": data,
+    }
+
+
+def block_text(message: PostedMessage) -> str:
+    return json.dumps(message.blocks)
+
+
+async def test_detection_repeats_resolve_one_message_across_restart(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    env = single_workspace_env(emulator)
+    bot = await start_bot(env, seed=seed_file, clock=fake_clock)
+    await send(bot, fake_clock, detection(0, observed=84.2, at=fake_clock.now()))
+    for number in (1, 2):
+        fake_clock.advance(minutes=10)
+        await send(bot, fake_clock, detection(number, observed=84.2 + number, at=fake_clock.now()))
+        await flush(bot)
+
+    # A new process on the same database finds the messages through the ledger.
+    await bot.http.close()
+    await bot.runtime.stop(delivery_timeout=1.0)
+    bot = await start_bot(env, clock=fake_clock)
+
+    fake_clock.advance(minutes=10)
+    await send(bot, fake_clock, detection(3, observed=90.0, at=fake_clock.now()))
+    await flush(bot)
+    fake_clock.advance(minutes=30)
+    await send(bot, fake_clock, resolution(fake_clock.now()))
+    await flush(bot)
+
+    for channel in ("C0ALERTS", "C0ALPHA"):
+        top = emulator.top_level_messages(channel)
+        assert len(top) == 1, f"{channel}: {[message.text for message in top]}"
+        message = top[0]
+        assert message.update_count == 4
+        assert message.text.startswith("Resolved: ")
+        assert "Resolved" in block_text(message)
+        assert "4 occurrences" in block_text(message)
+        assert "90" in block_text(message)
+        replies = emulator.thread_replies(channel, message.ts)
+        assert len(replies) == 4
+        assert [reply.text.split(" ")[0] for reply in replies[:3]] == ["Seen", "Seen", "Seen"]
+        assert "Resolved" in replies[3].text
+        assert "after 1 h" in replies[3].text
+    top_level_posts = [call for call in emulator.calls_to("chat.postMessage") if "thread_ts" not in call.params]
+    assert len(top_level_posts) == 2
+    assert emulator.limit_violations == []
+
+
+async def test_resolution_without_message_posts_nothing(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    await send(bot, fake_clock, resolution(fake_clock.now()))
+    await flush(bot)
+    assert emulator.posted_messages() == []
+    assert emulator.calls_to("chat.update") == []
+
+
+async def test_repeats_faster_than_pace_fold_into_one_reply(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    await send(bot, fake_clock, detection(0, observed=80.0, at=fake_clock.now()))
+    fake_clock.advance(seconds=5)
+    # The first repeat is sent at once; the next four arrive within the same second and wait for the pace.
+    await send(bot, fake_clock, detection(1, observed=81.0, at=fake_clock.now()))
+    for number in range(2, 6):
+        fake_clock.advance(seconds=0.1)
+        await send(bot, fake_clock, detection(number, observed=80.0 + number, at=fake_clock.now()))
+    await flush(bot)
+    message = emulator.top_level_messages("C0ALPHA")[0]
+    assert len(emulator.thread_replies("C0ALPHA", message.ts)) == 1
+    fake_clock.advance(seconds=1)
+    await flush(bot)
+    replies = emulator.thread_replies("C0ALPHA", message.ts)
+    assert len(replies) == 2
+    assert "4 more times" in replies[1].text
+    assert "occurrence 6" in replies[1].text
+    assert "6 occurrences" in block_text(message)
+
+
+async def test_task_recovery_resolves_failure(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    await send(bot, fake_clock, task_failure(1, at=fake_clock.now()))
+    fake_clock.advance(minutes=5)
+    recovered = {
+        **load_example("task_recovered.json"),
+        "id": "evt_recovered",
+        "client_id": "cl-bravo",
+        "occurred_at": fake_clock.now().isoformat(),
+        "data": {"task_id": "tsk_0001"},
+    }
+    await send(bot, fake_clock, recovered)
+    await flush(bot)
+    [message] = emulator.top_level_messages("C0OPS")
+    assert message.text.startswith("Resolved: ")
+    [reply] = emulator.thread_replies("C0OPS", message.ts)
+    assert "after 5 min" in reply.text
+
+
+async def test_repeated_system_error_updates_count_without_replies(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    error = load_example("system_error.json")
+    for number in range(3):
+        fake_clock.advance(seconds=10)
+        await send(bot, fake_clock, {**error, "id": f"evt_err_{number}", "occurred_at": fake_clock.now().isoformat()})
+        await flush(bot)
+    [message] = emulator.top_level_messages("C0OPS")
+    assert "3 occurrences" in block_text(message)
+    assert emulator.thread_replies("C0OPS", message.ts) == []
+    # After a quiet window the same error is a new incident with a message of its own.
+    fake_clock.advance(minutes=5)
+    await send(bot, fake_clock, {**error, "id": "evt_err_later", "occurred_at": fake_clock.now().isoformat()})
+    assert len(emulator.top_level_messages("C0OPS")) == 2
+
+
+async def test_note_update_threads_and_deletion_redacts(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    created = {**load_example("note_created.json"), "occurred_at": fake_clock.now().isoformat()}
+    note_id = created["data"]["note_id"]
+    await send(bot, fake_clock, created)
+    fake_clock.advance(minutes=1)
+    updated = {
+        **load_example("note_updated.json"),
+        "client_id": created["client_id"],
+        "occurred_at": fake_clock.now().isoformat(),
+    }
+    updated["data"] = {**updated["data"], "note_id": note_id, "body": "Second version of the note."}
+    await send(bot, fake_clock, updated)
+    await flush(bot)
+    [message] = emulator.top_level_messages("C0NOTES")
+    [reply] = emulator.thread_replies("C0NOTES", message.ts)
+    assert "Second version" in block_text(reply)
+
+    fake_clock.advance(minutes=1)
+    deleted = {
+        **load_example("note_deleted.json"),
+        "client_id": created["client_id"],
+        "occurred_at": fake_clock.now().isoformat(),
+        "data": {"note_id": note_id},
+    }
+    await send(bot, fake_clock, deleted)
+    await flush(bot)
+    assert "deleted" in message.text.lower() or "deleted" in block_text(message)
+    assert created["data"]["body"][:40] not in block_text(message)
+    assert created["data"]["title"] not in block_text(message)
+
+
+async def test_two_hundred_task_failures_make_one_summary(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    calls_by_step: list[tuple[datetime, int]] = []
+    before = 0
+    # 200 failures in 10 seconds: 20 batches of 10, one every half second.
+    for step in range(20):
+        batch = [task_failure(step * 10 + index, at=fake_clock.now()) for index in range(10)]
+        await send(bot, fake_clock, *batch)
+        await flush(bot)
+        total = len(channel_calls(emulator, "C0OPS"))
+        calls_by_step.append((fake_clock.now(), total - before))
+        before = total
+        fake_clock.advance(seconds=0.5)
+    fake_clock.advance(seconds=1)
+    await flush(bot)
+
+    top = emulator.top_level_messages("C0OPS")
+    assert len(top) <= 2
+    assert len(top) == 2
+    summary = top[1]
+    assert "199 task failures" in summary.text
+    assert "Show all 199" in block_text(summary)
+    assert emulator.posted_messages("C0OPS") == top  # no thread replies either
+
+    deliveries = await bot.runtime.storage.deliveries.list_by_state(states=[DeliveryState.SENT], limit=1000)
+    assert len(deliveries) == 200
+    summary_id = _summary_id(summary)
+    listed = await bot.runtime.storage.alerts.list_gathered(summary_id, limit=1000)
+    first_post_task = "Import 0000"
+    assert first_post_task in block_text(top[0])
+    assert {record.key for record in listed} == {f"tsk_{number:04d}" for number in range(1, 200)}
+
+    # Posts plus edits to the channel: about one a second, never a wall.
+    total_calls = len(channel_calls(emulator, "C0OPS"))
+    assert total_calls <= 10 / 1 + 3
+    for index in range(len(calls_by_step)):
+        window = [
+            count for at, count in calls_by_step if timedelta(0) <= at - calls_by_step[index][0] < timedelta(seconds=1)
+        ]
+        assert sum(window) <= 2, calls_by_step
+
+
+def channel_calls(emulator: SlackEmulator, channel: str) -> list[Any]:
+    calls = emulator.calls_to("chat.postMessage") + emulator.calls_to("chat.update")
+    return [call for call in calls if call.params.get("channel") == channel and call.ok]
+
+
+def _summary_id(message: PostedMessage) -> str:
+    for block in message.blocks or []:
+        for element in block.get("elements", []):
+            if element.get("action_id") == "alert_burst_show":
+                return str(element["value"])
+    raise AssertionError("the summary has no Show all button")
+
+
+async def test_flood_for_two_clients_makes_two_summaries(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    batch = [task_failure(index, at=fake_clock.now(), client_id=f"cl-{index % 2}") for index in range(10)]
+    await send(bot, fake_clock, *batch)
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+    top = emulator.top_level_messages("C0OPS")
+    assert len(top) == 4
+    assert sorted(message.text.split(" for ")[0] for message in top if "task failures" in message.text) == [
+        "4 task failures",
+        "4 task failures",
+    ]
