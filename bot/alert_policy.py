@@ -28,11 +28,23 @@ from storage.events_schema import (
     TaskRecoveredEvent,
     TaskState,
 )
+from storage.models import NotificationType
 
 DEFAULT_BURST_WINDOW = timedelta(seconds=60)
 # New alerts of one client and type posted one by one before the rest of the window is gathered.
 DEFAULT_BURST_THRESHOLD = 1
 PLATFORM_GROUP = "(platform)"
+
+_NOTE_TYPES = ("note.created", "note.updated", "note.deleted")
+# The event types that can change the messages of a rule of each type: its own events and their follow-ups.
+ALERT_TYPES_BY_RULE: dict[NotificationType, tuple[str, ...]] = {
+    NotificationType.SYSTEM_ERRORS: ("system.error",),
+    NotificationType.OUTLIER_ALERTS: ("outlier.detected", "outlier.resolved"),
+    NotificationType.TASK_FAILURES: ("task.failed", "task.recovered"),
+    NotificationType.NOTE_CREATED: _NOTE_TYPES,
+    NotificationType.NOTE_UPDATED: _NOTE_TYPES,
+    NotificationType.DAILY_DIGEST: (),
+}
 
 
 class AlertKind(str, Enum):

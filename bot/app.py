@@ -28,12 +28,13 @@ from bot.linking import LinkService
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
 from bot.rule_index import RuleIndex
+from bot.rule_preview import RulePreviewService
 from bot.seed import SeedWorkspace, apply_seed, load_seed_file
 from bot.settings import Settings, SlackMode
 from bot.slack_setup import SlackSide, build_slack_side
 from bot.test_messages import TestMessageService
 from bot.web import create_web_app
-from handlers import channels, commands, home, houston, lifecycle, rules
+from handlers import alert_bursts, channels, commands, home, houston, lifecycle, rules
 from handlers import digest as digest_handlers
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, EXT_SHARED, SERVICES, STORAGE, Services
@@ -318,6 +319,7 @@ def _wire_handlers(
         revocation=slack.revocation,
         digest=digest,
         houston=houston_service,
+        rule_preview=RulePreviewService(storage=storage, clock=clock),
     )
 
     @slack.app.middleware
@@ -336,6 +338,7 @@ def _wire_handlers(
     lifecycle.register(slack.app)
     houston.register(slack.app)
     digest_handlers.register(slack.app)
+    alert_bursts.register(slack.app)
 
 
 __all__ = ["Runtime", "StartError", "build_runtime"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -56,6 +56,7 @@ from views.rule_modal import (
     duplicate_rule_error,
     shared_channel_warning,
 )
+from views.rule_preview import PREVIEW_ACTION_ID
 from views.rule_text import NOTIFICATION_TYPE_LABELS
 from views.rules_list import RulesListModel, build_rules_message
 from views.test_message import test_result_text
@@ -70,6 +71,7 @@ def register(app: AsyncApp) -> None:
     app.action(RULE_MENU_ACTION)(on_menu)
     app.action(TYPE_ACTION)(on_modal_choice)
     app.action(CHANNEL_ACTION)(on_modal_choice)
+    app.action(PREVIEW_ACTION_ID)(on_preview)
     app.options(CHANNEL_ACTION)(on_channel_options)
     app.options(CLIENT_ACTION)(on_client_options)
     app.view(RULE_MODAL_CALLBACK)(on_rule_submitted)
@@ -304,6 +306,28 @@ async def on_modal_choice(ack: AsyncAck, body: dict[str, Any], client: AsyncWebC
     rule = await _own_rule(context, form.rule_id)
     model = await _modal_model(context, workspace, rule=rule, form=form)
     await client.views_update(view_id=view["id"], hash=view.get("hash"), view=build_rule_modal(model))
+
+
+async def on_preview(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
+    """Replay the last seven days through the draft rule and show the counts under the Preview button.
+
+    The replay may take longer than Slack's 3 seconds, so the click is acknowledged first and the modal is
+    updated with `views.update` afterwards.
+    """
+    await ack()
+    view = body.get("view") or {}
+    workspace = await _workspace(context)
+    previewer = services_of(context).rule_preview
+    if workspace is None or previewer is None or view.get("callback_id") != RULE_MODAL_CALLBACK:
+        return
+    form = parse_rule_form(view)
+    client_id = workspace.client_id if workspace.is_client_workspace else form.client_id
+    preview = await previewer.preview(
+        workspace=workspace, type=form.type, client_id=client_id, min_severity=form.min_severity
+    )
+    rule = await _own_rule(context, form.rule_id)
+    model = replace(await _modal_model(context, workspace, rule=rule, form=form), preview=preview)
+    await client.views_update(view_id=view["id"], view=build_rule_modal(model))
 
 
 async def on_channel_options(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):

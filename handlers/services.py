@@ -13,9 +13,11 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncBoltContext
 
 from handlers.permissions import AdminCache
-from storage.models import DigestSettings, Rule, Workspace
+from storage.events_schema import Severity
+from storage.models import DigestSettings, NotificationType, Rule, Workspace
 from storage.store import Storage
 from views.messages import SlackMessage
+from views.rule_preview import RulePreview
 
 STORAGE = "mc_storage"
 CLOCK = "mc_clock"
@@ -139,6 +141,19 @@ class TokenRevocation(Protocol):
     async def handle_tokens_revoked_events(self, event: dict[str, Any], context: AsyncBoltContext) -> None: ...
 
 
+class RulePreviewer(Protocol):
+    async def preview(
+        self,
+        *,
+        workspace: Workspace,
+        type: NotificationType | None,
+        client_id: str | None,
+        min_severity: Severity | None,
+    ) -> RulePreview:
+        """Count the messages a draft rule would have posted over the last seven days of stored events."""
+        ...
+
+
 class RulesChanged(Protocol):
     def __call__(self) -> None:
         """Tell routing that rules changed, so the next event sees the change."""
@@ -155,6 +170,7 @@ class Services:
     revocation: TokenRevocation | None = None
     digest: DigestControl | None = None
     houston: HoustonAsker | None = None
+    rule_preview: RulePreviewer | None = None
 
 
 async def workspace_of(context: AsyncBoltContext) -> Workspace | None:

@@ -137,6 +137,27 @@ class EventRepository:
         document = await self._collection.find_one(query, sort=[("received_at", -1)], projection={"received_at": 1})
         return utc(document["received_at"]) if document else None
 
+    async def list_received_between(
+        self,
+        *,
+        agency_id: str,
+        types: Sequence[str],
+        start: datetime,
+        end: datetime,
+        client_id: str | None = None,
+        limit: int,
+    ) -> list[StoredEvent]:
+        """List an agency's events of `types` received in [start, end), oldest first, at most `limit`.
+
+        With `client_id`, only that client's events are listed.
+        """
+        query: dict[str, Any] = {"agency_id": agency_id, "type": {"$in": list(types)}}
+        if client_id is not None:
+            query["client_id"] = client_id
+        query["received_at"] = {"$gte": start, "$lt": end}
+        cursor = self._collection.find(query).sort([("received_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+        return [_to_event(document) async for document in cursor]
+
     async def mark_routed(self, event_id: str, *, now: datetime) -> None:
         await self._collection.update_one({"_id": event_id, "routed_at": None}, {"$set": {"routed_at": now}})
 

@@ -222,6 +222,11 @@ def build_burst_summary(summary: BurstSummary) -> SlackMessage:
     return SlackMessage(text=truncate(fallback, MAX_UPDATE_TEXT), blocks=blocks)
 
 
+def burst_title(*, notification_type: str, count: int, client: str) -> str:
+    """Name a burst in plain text, such as "12 task failures for Acme"."""
+    return f"{count} {_noun(notification_type, count)} for {client}"
+
+
 def build_burst_list_modal(
     *, summary_id: str, title: str, items: list[GatheredItem], page: int, total: int
 ) -> dict[str, Any]:

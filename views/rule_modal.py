@@ -31,6 +31,7 @@ from views.ids import (
     TYPE_ACTION,
     TYPE_BLOCK,
 )
+from views.rule_preview import RulePreview, preview_blocks
 from views.rule_text import (
     ALL_CLIENTS_LABEL,
     MAX_CLIENT_NAME,
@@ -118,6 +119,8 @@ class RuleModalModel:
     selected_severity: Severity | None
     warning: str | None
     team_id: str
+    # The result of the Preview button, shown under it once the user pressed it.
+    preview: RulePreview | None = None
 
 
 def build_rule_modal(model: RuleModalModel) -> dict[str, Any]:
@@ -130,6 +133,7 @@ def build_rule_modal(model: RuleModalModel) -> dict[str, Any]:
         blocks.append(_client_input(model.selected_client))
     if model.selected_type is NotificationType.OUTLIER_ALERTS:
         blocks.append(_severity_input(model.selected_severity))
+    blocks.extend(preview_blocks(model.preview))
     if model.warning:
         blocks.append(context_block(escape_and_truncate(model.warning, 1_000)))
     metadata = {"rule_id": model.rule.id if model.rule else None, "team_id": model.team_id}

@@ -33,6 +33,7 @@ from views.rule_modal import (
     duplicate_rule_error,
     shared_channel_warning,
 )
+from views.rule_preview import PREVIEW_ACTION_ID, PREVIEW_BLOCK_ID
 from views.text import ELLIPSIS
 
 
@@ -100,11 +101,12 @@ def test_modal_frame(rule: Any, title: str, rule_id: str | None) -> None:
 def test_modal_inputs_and_ids() -> None:
     blocks = blocks_by_id(build_rule_modal(make_model()))
 
-    assert list(blocks) == [CHANNEL_BLOCK, TYPE_BLOCK, CLIENT_BLOCK]
+    assert list(blocks) == [CHANNEL_BLOCK, TYPE_BLOCK, CLIENT_BLOCK, PREVIEW_BLOCK_ID]
     assert blocks[CHANNEL_BLOCK]["element"]["action_id"] == CHANNEL_ACTION
     assert blocks[TYPE_BLOCK]["element"]["action_id"] == TYPE_ACTION
     assert blocks[CLIENT_BLOCK]["element"]["action_id"] == CLIENT_ACTION
-    assert all(block["type"] == "input" for block in blocks.values())
+    assert all(blocks[block_id]["type"] == "input" for block_id in (CHANNEL_BLOCK, TYPE_BLOCK, CLIENT_BLOCK))
+    assert blocks[PREVIEW_BLOCK_ID]["elements"][0]["action_id"] == PREVIEW_ACTION_ID
 
 
 def test_modal_channel_picker() -> None:
@@ -210,7 +212,8 @@ def test_modal_warning_shown_escaped() -> None:
 def test_modal_no_warning_no_context() -> None:
     view = build_rule_modal(make_model())
 
-    assert [block["type"] for block in view["blocks"]] == ["input", "input", "input"]
+    # The inputs, then the Preview button.
+    assert [block["type"] for block in view["blocks"]] == ["input", "input", "input", "actions"]
 
 
 def test_modal_limits_long_names() -> None:
