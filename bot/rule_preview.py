@@ -70,7 +70,7 @@ class RulePreviewService:
             agency_id=workspace.agency_id,
             types=ALERT_TYPES_BY_RULE[type],
             start=start,
-            end=now + timedelta(microseconds=1),
+            end=now,
             client_id=workspace.client_id,
             limit=MAX_PREVIEW_EVENTS,
         )

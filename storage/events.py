@@ -147,14 +147,14 @@ class EventRepository:
         client_id: str | None = None,
         limit: int,
     ) -> list[StoredEvent]:
-        """List an agency's events of `types` received in [start, end), oldest first, at most `limit`.
+        """List an agency's events of `types` received from `start` to `end` inclusive, oldest first, at most `limit`.
 
         With `client_id`, only that client's events are listed.
         """
         query: dict[str, Any] = {"agency_id": agency_id, "type": {"$in": list(types)}}
         if client_id is not None:
             query["client_id"] = client_id
-        query["received_at"] = {"$gte": start, "$lt": end}
+        query["received_at"] = {"$gte": start, "$lte": end}
         cursor = self._collection.find(query).sort([("received_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
         return [_to_event(document) async for document in cursor]
 

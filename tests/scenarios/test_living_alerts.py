@@ -1,4 +1,4 @@
-"""Alerts that live as one message: repeats and resolutions edit and thread, floods are gathered, against the emulator."""
+"""Alerts that live as one message, against the emulator: repeats and resolutions edit and thread, floods gather."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from storage.models import DeliveryState
 from tests.conftest import BotFactory, FakeClock, RunningBot, load_example, signed, single_workspace_env
 from tests.slack_emulator import PostedMessage, SlackEmulator
+from tests.slack_requests import SlackClient
 
 SEED = """
 rules:
@@ -299,3 +300,57 @@ async def test_flood_for_two_clients_makes_two_summaries(
         "4 task failures",
         "4 task failures",
     ]
+
+
+async def test_summary_list_opens_paged(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    events = [
+        task_failure(number, at=fake_clock.now(), state="dead_letter" if number == 30 else "failed")
+        for number in range(50)
+    ]
+    await send(bot, fake_clock, *events)
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+    summary = emulator.top_level_messages("C0OPS")[1]
+    assert "Import 0030" in block_text(summary)  # the dead-lettered one is the most severe
+
+    user = SlackClient(bot.http, user_id="U0MEMBER")
+    show = {"type": "button", "action_id": "alert_burst_show", "block_id": "b", "value": _summary_id(summary)}
+    await user.interaction(
+        {
+            "type": "block_actions",
+            "trigger_id": "trigger-show",
+            "container": {"type": "message", "message_ts": summary.ts, "channel_id": "C0OPS"},
+            "channel": {"id": "C0OPS"},
+            "actions": [show],
+        }
+    )
+    [opened] = await emulator.wait_for_calls("views.open", 1)
+    assert opened.ok, opened.response
+    first_page = opened.params["view"]
+    assert "1–40 of 49" in json.dumps(first_page, ensure_ascii=False)
+    assert "Import 0030" in json.dumps(first_page["blocks"][2])
+    [paging] = [block for block in first_page["blocks"] if block.get("block_id") == "alert_burst_paging"]
+    [next_button] = paging["elements"]
+    assert isinstance(opened.response, dict)
+    view = {"id": opened.response["view"]["id"], "callback_id": "alert_burst_list"}
+    await user.modal_action(view, next_button | {"block_id": "alert_burst_paging"})
+    [updated] = await emulator.wait_for_calls("views.update", 1)
+    assert updated.ok, updated.response
+    assert "41–49 of 49" in json.dumps(updated.params["view"], ensure_ascii=False)
+    assert emulator.limit_violations == []
+
+
+async def test_unknown_summary_opens_nothing(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    user = SlackClient(bot.http, user_id="U0MEMBER")
+    forged = {"type": "button", "action_id": "alert_burst_show", "block_id": "b", "value": "rule_x|summary|cl|1"}
+    response = await user.interaction(
+        {"type": "block_actions", "trigger_id": "t", "channel": {"id": "C0OPS"}, "actions": [forged]}
+    )
+    assert response.status == 200
+    assert emulator.calls_to("views.open") == []
