@@ -132,7 +132,8 @@ class AlertMessenger:
         if record is not None and record.message == "posting" and record.claimed_by == item.delivery.id:
             # A retry of the delivery that claimed the first post: post it now.
             return await self._post_claimed(record, item)
-        action = decide(alert, state_of(record), policy=policy_of(item.rule), at=item.received_at)
+        policy = policy_of(item.rule)
+        action = decide(alert, state_of(record), policy=policy, at=item.received_at, now=self._clock.now())
         logger.debug("Alert decision (delivery %s, alert %s, action %s)", item.delivery.id, alert.key, action.value)
         if action is Action.WAIT:
             raise RetrySoon(f"alert {alert.key} is being posted by another delivery")

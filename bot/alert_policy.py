@@ -158,14 +158,17 @@ def alert_of(event: PlatformEvent) -> AlertEvent | None:
     return None
 
 
-def decide(alert: AlertEvent, state: AlertState | None, *, policy: BurstPolicy, at: datetime) -> Action:
+def decide(
+    alert: AlertEvent, state: AlertState | None, *, policy: BurstPolicy, at: datetime, now: datetime | None = None
+) -> Action:
     """Decide what an event does to its alert's message for one rule.
 
     `state` is the alert's stored state for this rule (for notes: for this rule's channel), or None when no
-    message announced it. `at` is when the event was received.
+    message announced it. `at` is when the event was received; `now` (default `at`) is when the decision is
+    made, which only matters for a first post claimed by another delivery.
     """
     if state is not None and state.message is MessageState.POSTING:
-        if state.claim_until is None or state.claim_until > at:
+        if state.claim_until is None or state.claim_until > (now or at):
             return Action.WAIT
         # The worker that claimed the post crashed: the alert is new again.
         return Action.NEW if alert.change is Change.RAISE else Action.SKIP_NO_MESSAGE
