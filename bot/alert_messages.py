@@ -1,7 +1,7 @@
 """Alert messages in Slack: apply `bot.alert_policy` decisions to the ledger and to Slack.
 
 Delivery calls `AlertMessenger.deliver` for every routed event. A new alert is claimed in the ledger, then
-posted (or gathered into its burst summary); any later change (a repeat, a resolution, a note update or
+posted or gathered into its burst summary. Any later change (a repeat, a resolution, a note update or
 deletion) is recorded in the ledger first, as a pending edit. `flush` sends pending edits of one message with
 `chat.update` and, where the change calls for it, one thread reply. It runs at most once per `pace` per message,
 so repeats that arrive faster are folded into one reply and a summary is edited about once a second however
@@ -122,8 +122,8 @@ class AlertMessenger:
     async def deliver(self, item: AlertDelivery) -> str | None:
         """Apply one delivered event to its alert's message; return the `ts` of the message it touched.
 
-        Raises `RetrySoon` while another delivery holds the alert's first post, and slack_sdk's
-        `SlackApiError` when Slack rejects a first post (the claim stays with this delivery for its retry).
+        Raises `RetrySoon` while another delivery has claimed the alert's first post. Raises slack_sdk's
+        `SlackApiError` when Slack rejects a first post, and the claim stays with this delivery for its retry.
         """
         alert = alert_of(item.event)
         if alert is None:
@@ -152,11 +152,11 @@ class AlertMessenger:
             # A note's updates go to the thread of the message that announced it in this channel, whichever
             # rule posted that message.
             found = await self._ledger.find_note_in_channel(
-                team_id=rule.team_id, channel=rule.channel, note_id=alert.key
+                team_id=rule.team_id, channel=rule.channel, client_id=item.event.client_id, note_id=alert.key
             )
             if found is not None:
                 return found
-        return await self._ledger.get_alert(rule_id=rule.id, kind=alert.kind.value, key=alert.key)
+        return await self._ledger.get_alert(rule_id=rule.id, kind=alert.kind.value, group=alert.group, key=alert.key)
 
     async def _new_alert(self, alert: AlertEvent, record: AlertRecord | None, item: AlertDelivery) -> str | None:
         rule = item.rule
@@ -176,12 +176,14 @@ class AlertMessenger:
             claimed_by=item.delivery.id,
         )
         now = self._clock.now()
+
         if record is None:
-            claimed = await self._ledger.claim_post(new, claim=self._claim, now=now, summary_id=None)
+            claimed = await self._ledger.claim_post(new, claim=self._claim, now=now)
         else:
-            claimed = await self._ledger.take_over(new, claim=self._claim, now=now, summary_id=None)
+            claimed = await self._ledger.take_over(new, claim=self._claim, now=now)
         if claimed is None:
             raise RetrySoon(f"alert {alert.key} was claimed by another delivery")
+
         # Counted only after the claim, so a lost race does not count the alert twice.
         policy = policy_of(rule)
         seq, position = await self._ledger.count_new_alert(
@@ -189,6 +191,7 @@ class AlertMessenger:
         )
         if place(position, kind=alert.kind, policy=policy) is Placement.POST:
             return await self._post_claimed(claimed, item)
+
         summary_id = f"{rule.id}|summary|{alert.group}|{seq}"
         await self._ledger.gather_claimed(claimed.id, summary_id=summary_id)
         await self._ledger.gather(
@@ -246,8 +249,8 @@ class AlertMessenger:
     async def flush(self, doc_id: str) -> bool:
         """Send a message's pending changes when its pace interval has passed; return True when sent.
 
-        A Slack error that may pass (rate limit, server error) keeps the changes pending for the next pass;
-        any other error drops them, with a warning, because retrying would fail the same way.
+        A Slack error that may pass (rate limit, server error) keeps the changes pending for the next pass.
+        Any other Slack error drops them with a warning, because retrying would fail the same way.
         """
         now = self._clock.now()
         kind = await self._ledger.take_dirty(doc_id, now=now, pace=self._pace, claim=self._claim)
@@ -298,10 +301,10 @@ class AlertMessenger:
         if record is None or record.message != "posted" or record.ts is None:
             return
         if record.status == "redacted":
-            gone = build_note_gone_message(
+            redacted = build_note_gone_message(
                 deleted=record.gone_reason == "deleted", at=record.resolved_at or record.last_seen
             )
-            await self._poster.update(team_id=record.team_id, channel=record.channel, ts=record.ts, message=gone)
+            await self._poster.update(team_id=record.team_id, channel=record.channel, ts=record.ts, message=redacted)
         elif record.kind == AlertKind.NOTE.value:
             await self._reply_note_updates(record)
         else:

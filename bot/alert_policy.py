@@ -1,4 +1,4 @@
-"""What to do with an alert event for one rule: a pure decision, shared by live delivery and the rule preview.
+"""Alert decisions for one rule: pure functions shared by live delivery and the rule preview.
 
 Every routed event belongs to an alert: an outlier (by outlier id), a failing task (by task id), a system error
 (by its fingerprint: service, exception type and message) or a note (by note id). Given the event, the state of
@@ -55,7 +55,7 @@ class AlertKind(str, Enum):
 
 
 class Change(str, Enum):
-    """What an event says about its alert."""
+    """The change an event makes to its alert."""
 
     RAISE = "raise"  # detected, failed, occurred, or a note written
     RESOLVE = "resolve"  # outlier.resolved, task.recovered
@@ -69,7 +69,7 @@ class AlertStatus(str, Enum):
 
 
 class MessageState(str, Enum):
-    """Where an alert's message stands in Slack."""
+    """The state of an alert's message in Slack."""
 
     POSTING = "posting"  # a worker claimed the first post and has not stored its ts yet
     POSTED = "posted"  # a top-level message of its own exists (ts known)
@@ -94,8 +94,11 @@ class Placement(str, Enum):
 
 @dataclass(frozen=True)
 class BurstPolicy:
-    """How a rule gathers floods: after `threshold` new alerts of one client and type within `window`
-    (measured from the latest one), further new alerts go into one summary message."""
+    """Burst settings of a rule.
+
+    After `threshold` new alerts of one client and type, each within `window` of the previous one, further new
+    alerts go into one summary message.
+    """
 
     window: timedelta = DEFAULT_BURST_WINDOW
     threshold: int = DEFAULT_BURST_THRESHOLD
@@ -164,8 +167,8 @@ def decide(
     """Decide what an event does to its alert's message for one rule.
 
     `state` is the alert's stored state for this rule (for notes: for this rule's channel), or None when no
-    message announced it. `at` is when the event was received; `now` (default `at`) is when the decision is
-    made, which only matters for a first post claimed by another delivery.
+    message announced it. `at` is when the event was received. `now` (default `at`) is when the decision is
+    made, and only decides whether another delivery's claim on the first post has expired.
     """
     if state is not None and state.message is MessageState.POSTING:
         if state.claim_until is None or state.claim_until > (now or at):
@@ -219,7 +222,7 @@ class BurstCounter:
 def count_in_burst(counter: BurstCounter | None, *, at: datetime, policy: BurstPolicy) -> BurstCounter:
     """Count one new alert at `at`: the same window while the previous alert is at most `window` old.
 
-    storage.alerts applies the same rule atomically in MongoDB; this is the in-memory form for the preview.
+    storage.alerts applies the same rule atomically in MongoDB, and this is its in-memory form for the preview.
     """
     if counter is not None and at - counter.last_at <= policy.window:
         return BurstCounter(seq=counter.seq, alerts=counter.alerts + 1, last_at=max(counter.last_at, at))
@@ -254,12 +257,12 @@ class ReplayResult:
 
 
 def replay(events: Iterable[ReplayedEvent], *, policy: BurstPolicy) -> ReplayResult:
-    """Run events (in arrival order) through `decide` with in-memory state; list the top-level posts.
+    """Run events (in arrival order) through `decide` with in-memory state, and list the top-level posts.
 
     Events must already be filtered to those the rule receives. A WAIT never happens here, because one
     event is applied at a time.
     """
-    states: dict[tuple[AlertKind, str], AlertState] = {}
+    states: dict[tuple[AlertKind, str, str], AlertState] = {}
     counters: dict[str, BurstCounter] = {}
     summaries: set[tuple[str, int]] = set()
     result = ReplayResult()
@@ -267,7 +270,7 @@ def replay(events: Iterable[ReplayedEvent], *, policy: BurstPolicy) -> ReplayRes
         alert = alert_of(item.event)
         if alert is None:
             continue
-        key = (alert.kind, alert.key)
+        key = (alert.kind, alert.group, alert.key)
         state = states.get(key)
         action = decide(alert, state, policy=policy, at=item.received_at)
         if action is Action.NEW:

@@ -32,8 +32,8 @@ from views.rule_preview import NOISY_PER_DAY, PREVIEW_DIGEST, PREVIEW_NEEDS_TYPE
 logger = logging.getLogger(__name__)
 
 PREVIEW_DAYS = 7
-# NOTE: a replay over more events than this counts only the oldest ones and says so, so that a preview of a
-# very busy account still answers within seconds.
+# NOTE: a replay over more events than this counts only the oldest ones and shows that it did, so that a
+# preview of a very busy account still returns within seconds.
 MAX_PREVIEW_EVENTS = 20_000
 
 
@@ -145,8 +145,8 @@ def _receives(target: RoutingTarget, event: PlatformEvent) -> bool:
     """Tell whether live routing would deliver the event to the rule (follow-ups: to its own messages)."""
     private_note = isinstance(event, NoteCreatedEvent | NoteUpdatedEvent) and event.data.private
     if private_note or event.type not in ROUTED_EVENT_TYPES:
-        # Resolutions, deletions and privacy changes reach the rule only through its own messages, which the
-        # replay's in-memory ledger checks; here they only need to be of the rule's clients.
+        # Resolutions, deletions and privacy changes reach the rule only through its own messages. The replay's
+        # in-memory ledger checks that, so here they only need to belong to the rule's clients.
         rule_client = target.rule.client_id
         return alert_of(event) is not None and (rule_client is None or event.client_id == rule_client)
     severity = event.data.severity if isinstance(event, OutlierDetectedEvent) else None

@@ -13,6 +13,7 @@ Every document expires with the same retention as deliveries.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,9 +31,10 @@ BURST = "burst"
 SUMMARY = "summary"
 
 
-def alert_doc_id(*, rule_id: str, kind: str, key: str) -> str:
-    # Rule ids contain no "|", so the id is unambiguous whatever the alert key contains.
-    return f"{rule_id}|{kind}|{key}"
+def alert_doc_id(*, rule_id: str, kind: str, group: str, key: str) -> str:
+    """Identify an alert of a rule: the same outlier, task or note id may exist for several clients (`group`)."""
+    # Client ids and alert keys may contain any character, so they are JSON-encoded to keep ids unambiguous.
+    return f"{rule_id}|" + json.dumps([kind, group, key], ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class NewAlert:
 class AlertLedger:
     """Reads and writes the ledger.
 
-    `claim_post` inserts an alert in the `posting` state and returns None when another worker holds the claim;
+    `claim_post` inserts an alert in the `posting` state and returns None when another worker claimed it first.
     `store_posted` then records the `ts`. A claim older than `claim_until` may be taken over (a worker that
     crashed mid-send), which is the one way a message can be posted twice. Edits of an existing message are
     recorded as `dirty` with their pending replies, and `take_dirty` hands each document to one worker at a
@@ -126,19 +128,22 @@ class AlertLedger:
 
     # --- Alerts ---------------------------------------------------------------------------------------
 
-    async def get_alert(self, *, rule_id: str, kind: str, key: str) -> AlertRecord | None:
-        document = await self._collection.find_one({"_id": alert_doc_id(rule_id=rule_id, kind=kind, key=key)})
+    async def get_alert(self, *, rule_id: str, kind: str, group: str, key: str) -> AlertRecord | None:
+        doc_id = alert_doc_id(rule_id=rule_id, kind=kind, group=group, key=key)
+        document = await self._collection.find_one({"_id": doc_id})
         return _to_alert(document) if document else None
 
     async def get_alert_by_id(self, doc_id: str) -> AlertRecord | None:
         document = await self._collection.find_one({"_id": doc_id, "kind_doc": ALERT})
         return _to_alert(document) if document else None
 
-    async def find_note_in_channel(self, *, team_id: str, channel: str, note_id: str) -> AlertRecord | None:
-        """Find the posted message of a note in a channel, whichever rule posted it."""
+    async def find_note_in_channel(
+        self, *, team_id: str, channel: str, client_id: str | None, note_id: str
+    ) -> AlertRecord | None:
+        """Find the posted message of a client's note in a channel, whichever rule posted it."""
+        query = {"kind_doc": ALERT, "kind": "note", "alert_key": note_id, "client_id": client_id}
         document = await self._collection.find_one(
-            {"kind_doc": ALERT, "team_id": team_id, "alert_key": note_id, "kind": "note", "channel": channel},
-            sort=[("first_seen", ASCENDING)],
+            {**query, "team_id": team_id, "channel": channel}, sort=[("first_seen", ASCENDING)]
         )
         return _to_alert(document) if document else None
 
@@ -154,15 +159,12 @@ class AlertLedger:
         cursor = self._collection.find(query, projection={"rule_id": 1})
         return sorted({document["rule_id"] async for document in cursor})
 
-    async def claim_post(
-        self, alert: NewAlert, *, claim: timedelta, now: datetime, summary_id: str | None
-    ) -> AlertRecord | None:
-        """Record a new alert: `posting` until its ts is stored, or `gathered` into `summary_id`.
+    async def claim_post(self, alert: NewAlert, *, claim: timedelta, now: datetime) -> AlertRecord | None:
+        """Record a new alert in the `posting` state, claimed by `alert.claimed_by` until `now + claim`.
 
-        Returns None when another worker holds a live claim or already recorded it. A document whose claim
-        expired, or a system error whose window ended (`replace_before`), is taken over.
+        Returns None when the alert is already recorded, claimed or not: `take_over` replaces a finished one.
         """
-        doc_id = alert_doc_id(rule_id=alert.rule_id, kind=alert.kind, key=alert.key)
+        doc_id = alert_doc_id(rule_id=alert.rule_id, kind=alert.kind, group=alert.group, key=alert.key)
         fields: dict[str, Any] = {
             "kind_doc": ALERT,
             "rule_id": alert.rule_id,
@@ -174,9 +176,9 @@ class AlertLedger:
             "client_id": alert.client_id,
             "group": alert.group,
             "status": "open",
-            "message": "gathered" if summary_id else "posting",
+            "message": "posting",
             "ts": None,
-            "summary_id": summary_id,
+            "summary_id": None,
             "occurrences": 1,
             "first_seen": alert.at,
             "last_seen": alert.at,
@@ -187,7 +189,7 @@ class AlertLedger:
             "pending_repeats": 0,
             "pending_resolution": False,
             "pending_note_events": [],
-            "claim_until": None if summary_id else now + claim,
+            "claim_until": now + claim,
             "claimed_by": alert.claimed_by,
             "gone_reason": None,
             "dirty": False,
@@ -200,23 +202,21 @@ class AlertLedger:
             return None
         return _to_alert({"_id": doc_id, **fields})
 
-    async def take_over(
-        self, alert: NewAlert, *, claim: timedelta, now: datetime, summary_id: str | None
-    ) -> AlertRecord | None:
+    async def take_over(self, alert: NewAlert, *, claim: timedelta, now: datetime) -> AlertRecord | None:
         """Replace an alert document whose previous message is over: an expired claim, or a new incident.
 
         The filter repeats what `decide` saw, so only one worker wins.
         """
-        doc_id = alert_doc_id(rule_id=alert.rule_id, kind=alert.kind, key=alert.key)
+        doc_id = alert_doc_id(rule_id=alert.rule_id, kind=alert.kind, group=alert.group, key=alert.key)
         current = await self._collection.find_one({"_id": doc_id})
         if current is None:
-            return await self.claim_post(alert, claim=claim, now=now, summary_id=summary_id)
+            return await self.claim_post(alert, claim=claim, now=now)
         guard = {"_id": doc_id, "last_seen": current["last_seen"], "message": current["message"]}
         fields: dict[str, Any] = {
             "status": "open",
-            "message": "gathered" if summary_id else "posting",
+            "message": "posting",
             "ts": None,
-            "summary_id": summary_id,
+            "summary_id": None,
             "occurrences": 1,
             "first_seen": alert.at,
             "last_seen": alert.at,
@@ -227,7 +227,7 @@ class AlertLedger:
             "pending_repeats": 0,
             "pending_resolution": False,
             "pending_note_events": [],
-            "claim_until": None if summary_id else now + claim,
+            "claim_until": now + claim,
             "claimed_by": alert.claimed_by,
             "gone_reason": None,
             "dirty": False,

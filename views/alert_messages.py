@@ -62,7 +62,7 @@ MAX_LABEL = 300
 
 @dataclass(frozen=True)
 class LivingStatus:
-    """What the status line of an alert message shows."""
+    """Content of the status line of an alert message."""
 
     resolved: bool
     occurrences: int
@@ -163,7 +163,7 @@ class GatheredItem:
 
 @dataclass(frozen=True)
 class BurstSummary:
-    """One burst summary: `top` holds the most severe alerts, `count` all of them."""
+    """One burst summary: `top` lists the most severe alerts, and `count` counts all of them."""
 
     summary_id: str
     notification_type: str

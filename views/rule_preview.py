@@ -36,7 +36,7 @@ NOISY_PER_DAY = 20
 
 @dataclass(frozen=True)
 class RulePreview:
-    """What the preview shows. `per_day` lists the seven days oldest first; `notice` replaces everything."""
+    """Result of a preview. `per_day` lists the seven days oldest first, and a `notice` replaces all counts."""
 
     total: int = 0
     per_day: tuple[tuple[date, int], ...] = ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.slack_response import SlackResponse
 
 from bot.alert_messages import AlertDelivery, AlertMessenger, RetrySoon
+from bot.posting import ConsolePoster
 from storage.alerts import NewAlert
 from storage.events import NewEvent
 from storage.events_schema import event_adapter
@@ -113,7 +115,7 @@ async def test_crashed_claim_is_taken_over(storage: Storage, clock: FakeClock, s
     poster = RecordingPoster()
     messenger = AlertMessenger(storage=storage, poster=poster, clock=clock, web_url=None)
     crashed = await delivery_for(storage, clock, rule, workspace, "evt_a")
-    await storage.alerts.claim_post(_new_alert(crashed), claim=timedelta(seconds=60), now=clock.now(), summary_id=None)
+    await storage.alerts.claim_post(_new_alert(crashed), claim=timedelta(seconds=60), now=clock.now())
     waiting = await delivery_for(storage, clock, rule, workspace, "evt_b")
     with pytest.raises(RetrySoon):
         await messenger.deliver(waiting)
@@ -154,3 +156,12 @@ def _new_alert(item: AlertDelivery) -> NewAlert:
         client_id="cl-alpha",
         claimed_by="a crashed delivery",
     )
+
+
+async def test_console_poster_prints_update() -> None:
+    stream = io.StringIO()
+    poster = ConsolePoster(stream)
+    message = SlackMessage(text="Resolved: CPA spike", blocks=[])
+    await poster.update(team_id="T0LOCAL", channel="C0ALERTS", ts="local.000001", message=message)
+    assert "C0ALERTS, update of local.000001" in stream.getvalue()
+    assert "Resolved: CPA spike" in stream.getvalue()

@@ -354,3 +354,23 @@ async def test_unknown_summary_opens_nothing(
     )
     assert response.status == 200
     assert emulator.calls_to("views.open") == []
+
+
+async def test_same_outlier_id_for_two_clients_stays_apart(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    alpha = detection(0, observed=84.2, at=fake_clock.now())
+    bravo = {**detection(1, observed=50.0, at=fake_clock.now()), "client_id": "cl-bravo"}
+    await send(bot, fake_clock, alpha)
+    fake_clock.advance(minutes=5)
+    await send(bot, fake_clock, bravo)
+    fake_clock.advance(minutes=5)
+    await send(bot, fake_clock, {**resolution(fake_clock.now()), "client_id": "cl-bravo"})
+    await flush(bot)
+    first, second = emulator.top_level_messages("C0ALERTS")
+    assert not first.text.startswith("Resolved")
+    assert second.text.startswith("Resolved")
+    # C0ALPHA sees only cl-alpha, whose outlier is still open.
+    [alpha_message] = emulator.top_level_messages("C0ALPHA")
+    assert alpha_message.update_count == 0

@@ -113,7 +113,7 @@ def test_burst_list_pages_fit_a_modal() -> None:
     items = [GatheredItem(label=HOSTILE, severity=1, resolved=False, first_seen=AT)] * LIST_PAGE_SIZE
     view = build_burst_list_modal(summary_id="s" * 200, title="200 task failures", items=items, page=1, total=200)
     assert check_view(view) == []
-    buttons = [block for block in view["blocks"] if block["type"] == "actions"][0]["elements"]
+    buttons = next(block for block in view["blocks"] if block["type"] == "actions")["elements"]
     assert [button["value"].split("|")[0] for button in buttons] == ["0", "2"]
     last = build_burst_list_modal(summary_id="s", title="t", items=items[:5], page=4, total=165)
     assert [button["text"]["text"] for button in last["blocks"][-1]["elements"]] == ["Previous"]
