@@ -248,7 +248,8 @@ class AlertLedger:
             {"_id": doc_id},
             {
                 "$inc": {"occurrences": 1, "pending_repeats": 1},
-                "$max": {"last_seen": at, "severity": severity},
+                # Each change keeps the message findable for another retention period.
+                "$max": {"last_seen": at, "severity": severity, "expires_at": at + self._retention},
                 "$set": {"status": "open", "event_id": event_id, "label": label, "resolved_at": None, "dirty": True},
             },
         )
@@ -256,13 +257,20 @@ class AlertLedger:
     async def record_resolution(self, doc_id: str, *, at: datetime) -> None:
         await self._collection.update_one(
             {"_id": doc_id, "status": "open"},
-            {"$set": {"status": "resolved", "resolved_at": at, "pending_resolution": True, "dirty": True}},
+            {
+                "$set": {"status": "resolved", "resolved_at": at, "pending_resolution": True, "dirty": True},
+                "$max": {"expires_at": at + self._retention},
+            },
         )
 
     async def record_note_event(self, doc_id: str, *, event_id: str, at: datetime) -> None:
         await self._collection.update_one(
             {"_id": doc_id},
-            {"$push": {"pending_note_events": event_id}, "$max": {"last_seen": at}, "$set": {"dirty": True}},
+            {
+                "$push": {"pending_note_events": event_id},
+                "$max": {"last_seen": at, "expires_at": at + self._retention},
+                "$set": {"dirty": True},
+            },
         )
 
     async def record_redaction(self, doc_id: str, *, reason: str, at: datetime) -> None:
@@ -345,9 +353,8 @@ class AlertLedger:
                     "claim_until": None,
                     "first_at": at,
                     "next_edit_at": at,
-                    "expires_at": at + self._retention,
                 },
-                "$max": {"last_at": at},
+                "$max": {"last_at": at, "expires_at": at + self._retention},
                 "$set": {"dirty": True},
             },
             upsert=True,

@@ -134,6 +134,19 @@ class RuleRepository:
         )
         return await self.get(rule_id)
 
+    async def set_burst_policy(self, rule_id: str, *, window_seconds: int, threshold: int, now: datetime) -> bool:
+        """Set how a rule gathers floods of new alerts; return False when the rule does not exist.
+
+        Raises ValueError when the window is under one second or the threshold under one alert.
+        """
+        if window_seconds < 1:
+            raise ValueError(f"Invalid burst window {window_seconds}: use at least 1 second")
+        if threshold < 1:
+            raise ValueError(f"Invalid burst threshold {threshold}: use at least 1 alert")
+        fields = {"burst_window_seconds": window_seconds, "burst_threshold": threshold, "updated_at": now}
+        result = await self._collection.update_one({"_id": rule_id}, {"$set": fields})
+        return bool(result.matched_count)
+
     async def fail_channel(self, team_id: str, channel: str, *, reason: str, now: datetime) -> int:
         """Mark the active rules on a channel failing; return how many changed."""
         result = await self._collection.update_many(
