@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.alert_policy import (
@@ -38,7 +39,7 @@ from bot.alert_policy import (
 from bot.clock import Clock
 from bot.delivery_policy import Action as SlackAction
 from bot.delivery_policy import classify_slack_error
-from bot.posting import Poster
+from bot.posting import NoTokenError, Poster
 from storage.alerts import ALERT, AlertRecord, NewAlert, SummaryRecord
 from storage.events_schema import NoteCreatedEvent, NoteDeletedEvent, NoteUpdatedEvent, PlatformEvent, event_adapter
 from storage.models import Delivery, Rule, Workspace
@@ -262,17 +263,27 @@ class AlertMessenger:
             else:
                 await self._send_summary(doc_id)
         except SlackApiError as error:
-            await self._after_failed_edit(doc_id, kind, error)
-            return False
+            retry = self._may_pass(doc_id, error)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.info("Alert message edit will be retried (message %s, error %s)", doc_id, type(error).__name__)
+            retry = True
+        except NoTokenError:
+            logger.warning("Alert message edit dropped: no bot token for its workspace (message %s)", doc_id)
+            retry = False
         except Exception:
-            logger.exception("Alert message edit failed; it stays pending (message %s)", doc_id)
+            logger.exception("Alert message edit dropped after an unexpected error (message %s)", doc_id)
+            retry = False
+        else:
+            return True
+        if kind != ALERT:
+            await self._ledger.release_summary_claim(doc_id)
+        if retry:
             await self._ledger.mark_dirty_again(doc_id)
-            if kind != ALERT:
-                await self._ledger.release_summary_claim(doc_id)
-            return False
-        return True
+        return False
 
-    async def _after_failed_edit(self, doc_id: str, kind: str, error: SlackApiError) -> None:
+    @staticmethod
+    def _may_pass(doc_id: str, error: SlackApiError) -> bool:
+        """Tell whether a Slack error may pass (rate limit, server error), logging what happens to the edit."""
         response = error.response
         verdict = classify_slack_error(
             status=response.status_code,
@@ -280,13 +291,11 @@ class AlertMessenger:
             retry_after=response.headers.get("Retry-After") or response.headers.get("retry-after"),
             channel="",
         )
-        if kind != ALERT:
-            await self._ledger.release_summary_claim(doc_id)
         if verdict.action in (SlackAction.RETRY_AFTER, SlackAction.RETRY_BACKOFF):
-            await self._ledger.mark_dirty_again(doc_id)
             logger.info("Alert message edit will be retried (message %s, reason %s)", doc_id, verdict.reason)
-        else:
-            logger.warning("Alert message edit dropped (message %s, reason %s)", doc_id, verdict.reason)
+            return True
+        logger.warning("Alert message edit dropped (message %s, reason %s)", doc_id, verdict.reason)
+        return False
 
     async def flush_due(self) -> int:
         """Send every pending change whose pace interval has passed; return how many messages changed."""

@@ -371,9 +371,8 @@ class AlertLedger:
         await self._collection.update_one({"_id": summary_id}, {"$set": {"ts": ts, "posting": False}})
 
     async def release_summary_claim(self, summary_id: str) -> None:
-        await self._collection.update_one(
-            {"_id": summary_id}, {"$set": {"posting": False, "claim_until": None, "dirty": True}}
-        )
+        """Give up the claim on posting a summary whose post failed, so a later pass may post it."""
+        await self._collection.update_one({"_id": summary_id}, {"$set": {"posting": False, "claim_until": None}})
 
     async def list_gathered(self, summary_id: str, *, skip: int = 0, limit: int = 100) -> list[AlertRecord]:
         """List a summary's alerts, most severe first, then oldest first."""

@@ -31,6 +31,7 @@ class RecordingPoster:
         self.updates: list[tuple[str, str]] = []
         self.delay = delay
         self.fail_updates = 0
+        self.update_error = ("ratelimited", 429)
 
     async def post(self, *, team_id: str, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
         await asyncio.sleep(self.delay)
@@ -45,11 +46,11 @@ class RecordingPoster:
                 http_verb="POST",
                 api_url="chat.update",
                 req_args={},
-                data={"ok": False, "error": "ratelimited"},
+                data={"ok": False, "error": self.update_error[0]},
                 headers={"Retry-After": "1"},
-                status_code=429,
+                status_code=self.update_error[1],
             )
-            raise SlackApiError("rate limited", response)
+            raise SlackApiError(self.update_error[0], response)
         self.updates.append((channel, ts))
 
     async def upload_file(self, **kwargs: Any) -> None:
@@ -165,3 +166,20 @@ async def test_console_poster_prints_update() -> None:
     await poster.update(team_id="T0LOCAL", channel="C0ALERTS", ts="local.000001", message=message)
     assert "C0ALERTS, update of local.000001" in stream.getvalue()
     assert "Resolved: CPA spike" in stream.getvalue()
+
+
+async def test_edit_of_missing_message_dropped(
+    storage: Storage, clock: FakeClock, setup: tuple[Rule, Workspace]
+) -> None:
+    rule, workspace = setup
+    poster = RecordingPoster()
+    messenger = AlertMessenger(storage=storage, poster=poster, clock=clock, web_url=None)
+    await messenger.deliver(await delivery_for(storage, clock, rule, workspace, "evt_a"))
+    clock.advance(seconds=5)
+    poster.fail_updates = 1
+    poster.update_error = ("message_not_found", 200)
+    await messenger.deliver(await delivery_for(storage, clock, rule, workspace, "evt_b"))
+    assert await storage.alerts.pending_count() == 0
+    clock.advance(seconds=5)
+    assert await messenger.flush_due() == 0
+    assert poster.updates == []

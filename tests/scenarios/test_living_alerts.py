@@ -399,3 +399,21 @@ async def test_rule_burst_threshold_is_used(
     fake_clock.advance(seconds=40)
     await send(bot, fake_clock, task_failure(99, at=fake_clock.now()))
     assert len(emulator.top_level_messages("C0OPS")) == 5
+
+
+async def test_note_made_private_is_redacted(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    created = {**load_example("note_created.json"), "occurred_at": fake_clock.now().isoformat()}
+    await send(bot, fake_clock, created)
+    fake_clock.advance(minutes=1)
+    private = {**created, "id": "evt_private", "type": "note.updated", "occurred_at": fake_clock.now().isoformat()}
+    private["data"] = {**created["data"], "private": True, "body": "Now secret."}
+    await send(bot, fake_clock, private)
+    await flush(bot)
+    [message] = emulator.top_level_messages("C0NOTES")
+    assert "made private" in block_text(message)
+    assert created["data"]["title"] not in block_text(message)
+    assert "Now secret" not in json.dumps([m.blocks for m in emulator.posted_messages()])
+    assert emulator.thread_replies("C0NOTES", message.ts) == []
