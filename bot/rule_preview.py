@@ -58,6 +58,8 @@ class RulePreviewService:
         type: NotificationType | None,
         client_id: str | None,
         min_severity: Severity | None,
+        burst_threshold: int | None = None,
+        burst_window_seconds: int | None = None,
     ) -> RulePreview:
         """Count what a draft rule would have posted per day over the last seven days."""
         if type is None:
@@ -76,6 +78,11 @@ class RulePreviewService:
         )
         events = [_parse(item) for item in stored]
         draft = _draft_rule(workspace, type=type, client_id=client_id, min_severity=min_severity, now=now)
+        # Values below 1 can only come from a forged request, and saving would reject them too.
+        if burst_threshold is not None and burst_threshold >= 1:
+            draft = replace(draft, burst_threshold=burst_threshold)
+        if burst_window_seconds is not None and burst_window_seconds >= 1:
+            draft = replace(draft, burst_window_seconds=burst_window_seconds)
         days = [(start + timedelta(days=offset)).date() for offset in range(PREVIEW_DAYS)]
         counts, sample = _count(events, draft, workspace, days)
         total = sum(counts.values())

@@ -19,6 +19,7 @@ from views.ids import (
     TYPE_ACTION,
     TYPE_BLOCK,
 )
+from views.rule_burst import BURST_THRESHOLD_ACTION, BURST_THRESHOLD_BLOCK, BURST_WINDOW_ACTION, BURST_WINDOW_BLOCK
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class RuleForm:
     type: NotificationType | None
     client_id: str | None
     min_severity: Severity | None
+    burst_threshold: int | None = None
+    burst_window_seconds: int | None = None
 
 
 def parse_rule_form(view: dict[str, Any]) -> RuleForm:
@@ -45,6 +48,8 @@ def parse_rule_form(view: dict[str, Any]) -> RuleForm:
         type=_enum(NotificationType, _selected(values, TYPE_BLOCK, TYPE_ACTION)),
         client_id=None if client in (None, ALL_CLIENTS_VALUE) else client,
         min_severity=_enum(Severity, _selected(values, SEVERITY_BLOCK, SEVERITY_ACTION)),
+        burst_threshold=_number(_selected(values, BURST_THRESHOLD_BLOCK, BURST_THRESHOLD_ACTION)),
+        burst_window_seconds=_number(_selected(values, BURST_WINDOW_BLOCK, BURST_WINDOW_ACTION)),
     )
 
 
@@ -52,6 +57,10 @@ def _selected(values: dict[str, Any], block_id: str, action_id: str) -> str | No
     option = ((values.get(block_id) or {}).get(action_id) or {}).get("selected_option") or {}
     value = option.get("value")
     return value if isinstance(value, str) and value else None
+
+
+def _number(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _enum(kind: Any, value: str | None) -> Any:

@@ -44,6 +44,7 @@ from views.ids import (
     parse_rule_menu_value,
 )
 from views.notice import RULE_GONE_TEXT, RULE_GONE_TITLE, SENDING_TEXT, TEST_TITLE, notice_modal, refusal_modal
+from views.rule_burst import BURST_TYPES, burst_errors
 from views.rule_modal import (
     CHANNEL_LEFT_ERROR,
     CHANNEL_MISSING_ERROR,
@@ -142,6 +143,8 @@ def _form_of(rule: Rule | None) -> RuleForm:
         type=rule.type,
         client_id=rule.client_id,
         min_severity=rule.min_severity,
+        burst_threshold=rule.burst_threshold,
+        burst_window_seconds=rule.burst_window_seconds,
     )
 
 
@@ -164,6 +167,8 @@ async def _modal_model(
         selected_severity=severity,
         warning=shared_channel_warning(channel.name) if channel and channel.is_shared else None,
         team_id=workspace.team_id,
+        burst_threshold=form.burst_threshold,
+        burst_window_seconds=form.burst_window_seconds,
     )
 
 
@@ -323,7 +328,12 @@ async def on_preview(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     form = parse_rule_form(view)
     client_id = workspace.client_id if workspace.is_client_workspace else form.client_id
     preview = await previewer.preview(
-        workspace=workspace, type=form.type, client_id=client_id, min_severity=form.min_severity
+        workspace=workspace,
+        type=form.type,
+        client_id=client_id,
+        min_severity=form.min_severity,
+        burst_threshold=form.burst_threshold,
+        burst_window_seconds=form.burst_window_seconds,
     )
     rule = await _own_rule(context, form.rule_id)
     model = replace(await _modal_model(context, workspace, rule=rule, form=form), preview=preview)
@@ -380,6 +390,8 @@ async def on_rule_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWe
     if error:
         await ack(response_action="errors", errors={CHANNEL_BLOCK: error})
         return
+    if saved is not None:
+        saved = await _save_burst_policy(context, saved, form)
     await ack()
     await _record(context, user_id=user_id, action="edited" if rule else "added", before=rule, after=saved)
     await refresh_home(body, client, context)
@@ -400,6 +412,7 @@ async def _validate(
         client_id = workspace.client_id
     elif client_id is not None and client_id not in await client_names(context, workspace):
         errors[CLIENT_BLOCK] = CLIENT_NOT_IN_ACCOUNT_ERROR
+    errors.update(burst_errors(threshold=form.burst_threshold, window_seconds=form.burst_window_seconds))
     if errors or form.channel_id is None or form.type is None:
         return errors, None
     severity: Severity | None = form.min_severity if form.type is NotificationType.OUTLIER_ALERTS else None
@@ -436,6 +449,20 @@ async def _save(context: AsyncBoltContext, spec: RuleSpec, rule: Rule | None) ->
         names = await client_names(context, workspace) if workspace else {}
         client_name = names.get(spec.client_id, spec.client_id) if spec.client_id else None
         return None, duplicate_rule_error(spec.type, client_name)
+
+
+async def _save_burst_policy(context: AsyncBoltContext, rule: Rule, form: RuleForm) -> Rule:
+    """Store the burst settings chosen in the modal; an empty menu keeps the rule's current value."""
+    if rule.type not in BURST_TYPES or (form.burst_threshold is None and form.burst_window_seconds is None):
+        return rule
+    rules = storage_of(context).rules
+    await rules.set_burst_policy(
+        rule.id,
+        window_seconds=form.burst_window_seconds or rule.burst_window_seconds,
+        threshold=form.burst_threshold or rule.burst_threshold,
+        now=clock_of(context).now(),
+    )
+    return await rules.get(rule.id) or rule
 
 
 async def on_delete_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):

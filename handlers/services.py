@@ -149,8 +149,13 @@ class RulePreviewer(Protocol):
         type: NotificationType | None,
         client_id: str | None,
         min_severity: Severity | None,
+        burst_threshold: int | None = None,
+        burst_window_seconds: int | None = None,
     ) -> RulePreview:
-        """Count the messages a draft rule would have posted over the last seven days of stored events."""
+        """Count the messages a draft rule would have posted over the last seven days of stored events.
+
+        Burst settings left out take the defaults of a new rule.
+        """
         ...
 
 

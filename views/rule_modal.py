@@ -31,6 +31,7 @@ from views.ids import (
     TYPE_ACTION,
     TYPE_BLOCK,
 )
+from views.rule_burst import burst_inputs
 from views.rule_preview import RulePreview, preview_blocks
 from views.rule_text import (
     ALL_CLIENTS_LABEL,
@@ -121,6 +122,9 @@ class RuleModalModel:
     team_id: str
     # The result of the Preview button, shown under it once the user pressed it.
     preview: RulePreview | None = None
+    # Burst settings chosen so far, or the rule's own; None shows the menus without a choice.
+    burst_threshold: int | None = None
+    burst_window_seconds: int | None = None
 
 
 def build_rule_modal(model: RuleModalModel) -> dict[str, Any]:
@@ -133,6 +137,9 @@ def build_rule_modal(model: RuleModalModel) -> dict[str, Any]:
         blocks.append(_client_input(model.selected_client))
     if model.selected_type is NotificationType.OUTLIER_ALERTS:
         blocks.append(_severity_input(model.selected_severity))
+    blocks.extend(
+        burst_inputs(model.selected_type, threshold=model.burst_threshold, window_seconds=model.burst_window_seconds)
+    )
     blocks.extend(preview_blocks(model.preview))
     if model.warning:
         blocks.append(context_block(escape_and_truncate(model.warning, 1_000)))

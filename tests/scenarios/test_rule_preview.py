@@ -139,6 +139,9 @@ class EventStream:
 
 
 async def test_preview_count_equals_live_posts(bot: RunningBot, slack: SlackEmulator, fake_clock: FakeClock) -> None:
+    rules = bot.runtime.storage.rules
+    [ops] = [rule for rule in await rules.list() if rule.channel == "C0OPS"]
+    await rules.set_burst_policy(ops.id, window_seconds=120, threshold=2, now=fake_clock.now())
     stream = EventStream(fake_clock, seed=7)
     for _ in range(120):
         await send(bot, fake_clock, stream.next_batch())
@@ -150,16 +153,28 @@ async def test_preview_count_equals_live_posts(bot: RunningBot, slack: SlackEmul
     workspace = await bot.runtime.storage.workspaces.get(TEAM_ID)
     assert workspace is not None
     drafts = {
-        "C0ALERTS": (NotificationType.OUTLIER_ALERTS, None, Severity.MEDIUM),
-        "C0ALPHA": (NotificationType.OUTLIER_ALERTS, "cl-alpha", None),
-        "C0OPS": (NotificationType.TASK_FAILURES, None, None),
+        "C0ALERTS": (NotificationType.OUTLIER_ALERTS, None, Severity.MEDIUM, None),
+        "C0ALPHA": (NotificationType.OUTLIER_ALERTS, "cl-alpha", None, None),
+        "C0OPS": (NotificationType.TASK_FAILURES, None, None, (2, 120)),
     }
-    for channel, (kind, client_id, severity) in drafts.items():
-        result = await preview.preview(workspace=workspace, type=kind, client_id=client_id, min_severity=severity)
+    for channel, (kind, client_id, severity, burst) in drafts.items():
+        result = await preview.preview(
+            workspace=workspace,
+            type=kind,
+            client_id=client_id,
+            min_severity=severity,
+            burst_threshold=burst[0] if burst else None,
+            burst_window_seconds=burst[1] if burst else None,
+        )
         live = slack.top_level_messages(channel)
         assert result.total == len(live), channel
         assert sum(count for _, count in result.per_day) == result.total
         assert len(result.per_day) == 7
+    # The rule's own burst settings matter: with the defaults the count differs.
+    default = await preview.preview(
+        workspace=workspace, type=NotificationType.TASK_FAILURES, client_id=None, min_severity=None
+    )
+    assert default.total != len(slack.top_level_messages("C0OPS"))
     # The stream must exercise bursts, or the comparison proves little.
     assert any("task failures for" in message.text for message in slack.top_level_messages("C0OPS"))
 

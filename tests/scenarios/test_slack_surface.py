@@ -455,3 +455,32 @@ async def test_client_workspace_modal_has_no_client(start_bot: BotFactory, slack
     await submit(admin, slack, modal, rule_values("C0OPS", "note_created", "cl-bravo"))
     rule = await only_rule(bot)
     assert rule.client_id == "cl-alpha"
+
+
+async def test_burst_settings_saved_from_modal(bot: RunningBot, admin: SlackClient, slack: SlackEmulator) -> None:
+    values = rule_values("C0OPS", "task_failures", "__all__")
+    values |= selected("burst_threshold", "burst_threshold_select", "5")
+    values |= selected("burst_window", "burst_window_select", "300")
+    await add_rule_via_modal(admin, slack, values)
+    rule = await only_rule(bot)
+    assert (rule.burst_threshold, rule.burst_window_seconds) == (5, 300)
+
+    modal = await open_modal(admin, slack, overflow("rule_menu", f"edit:{rule.id}"))
+    blocks = {block.get("block_id"): block for block in modal["blocks"]}
+    assert blocks["burst_threshold"]["element"]["initial_option"]["value"] == "5"
+    assert blocks["burst_window"]["element"]["initial_option"]["value"] == "300"
+    # Saving without touching the menus keeps the settings.
+    await submit(admin, slack, modal, rule_values("C0OPS", "task_failures", "__all__"))
+    assert (await only_rule(bot)).burst_threshold == 5
+
+
+async def test_forged_burst_value_rejected(bot: RunningBot, admin: SlackClient, slack: SlackEmulator) -> None:
+    modal = await open_modal(admin, slack, button("rule_add", "rule_add"))
+    values = rule_values("C0OPS", "task_failures", "__all__") | selected(
+        "burst_threshold", "burst_threshold_select", "0"
+    )
+    response = await admin.submit(modal, values)
+    body = await response.json()
+    assert body["response_action"] == "errors"
+    assert body["errors"] == {"burst_threshold": "Choose one of the listed numbers of alerts."}
+    assert await bot.runtime.storage.rules.list(team_id=TEAM_ID) == []
