@@ -3,9 +3,9 @@
 Delivery calls `AlertMessenger.deliver` for every routed event. A new alert is claimed in the ledger, then
 posted or gathered into its burst summary. Any later change (a repeat, a resolution, a note update or
 deletion) is recorded in the ledger first, as a pending edit. `flush` sends pending edits of one message with
-`chat.update` and, where the change calls for it, one thread reply. It runs at most once per `pace` per message,
-so repeats that arrive faster are folded into one reply and a summary is edited about once a second however
-many alerts it gathers. A background pass sends edits whose pace interval ended after the event that caused
+`chat.update` and, where the change calls for it, one thread reply. It runs at most once per `pace` per message
+(twice `pace` after a reply), so repeats that arrive faster are folded into one reply and a summary is edited
+about once a second however many alerts it gathers. A background pass sends edits whose pace interval ended after the event that caused
 them, so the last change always reaches Slack.
 
 After a crash between Slack accepting a first post and the ledger storing its `ts`, the claim expires and the
@@ -337,6 +337,9 @@ class AlertMessenger:
         reply = self._reply_for(record)
         if reply is not None:
             await self._poster.post(team_id=record.team_id, channel=record.channel, message=reply, thread_ts=record.ts)
+            # Slack paces a channel's posts and edits together, at about one a second: an edit with a reply
+            # used two, so the next edit of this message waits two intervals.
+            await self._ledger.postpone_edit(record.id, until=self._clock.now() + 2 * self._pace)
 
     @staticmethod
     def _reply_for(record: AlertRecord) -> SlackMessage | None:

@@ -423,6 +423,10 @@ class AlertLedger:
             await self._collection.update_one({"_id": doc_id}, {"$set": {"posting": True, "claim_until": now + claim}})
         return str(document["kind_doc"])
 
+    async def postpone_edit(self, doc_id: str, *, until: datetime) -> None:
+        """Keep the next edit of a message from being sent before `until`."""
+        await self._collection.update_one({"_id": doc_id}, {"$max": {"next_edit_at": until}})
+
     async def mark_dirty_again(self, doc_id: str) -> None:
         """Keep changes pending after a failed edit, so the next pass sends them."""
         await self._collection.update_one({"_id": doc_id}, {"$set": {"dirty": True}})

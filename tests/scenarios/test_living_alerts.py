@@ -147,6 +147,10 @@ async def test_repeats_faster_than_pace_fold_into_one_reply(
     await flush(bot)
     message = emulator.top_level_messages("C0ALPHA")[0]
     assert len(emulator.thread_replies("C0ALPHA", message.ts)) == 1
+    # The first repeat used an edit and a reply, so the next edit waits two seconds.
+    fake_clock.advance(seconds=1)
+    await flush(bot)
+    assert len(emulator.thread_replies("C0ALPHA", message.ts)) == 1
     fake_clock.advance(seconds=1)
     await flush(bot)
     replies = emulator.thread_replies("C0ALPHA", message.ts)
