@@ -5,8 +5,8 @@ posted or gathered into its burst summary. Any later change (a repeat, a resolut
 deletion) is recorded in the ledger first, as a pending edit. `flush` sends pending edits of one message with
 `chat.update` and, where the change calls for it, one thread reply. It runs at most once per `pace` per message
 (twice `pace` after a reply), so repeats that arrive faster are folded into one reply and a summary is edited
-about once a second however many alerts it gathers. A background pass sends edits whose pace interval ended after the event that caused
-them, so the last change always reaches Slack.
+about once a second however many alerts it gathers. A background pass sends edits whose pace interval ended
+after the event that caused them, so the last change always reaches Slack.
 
 After a crash between Slack accepting a first post and the ledger storing its `ts`, the claim expires and the
 alert is posted again: at most one duplicate, as with deliveries.
