@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.delivery_policy import Action, Verdict, backoff_seconds, classify_slack_error
+from bot.mending import ChannelMending
 from bot.posting import NoTokenError, Poster
 from bot.rule_index import RuleIndex
 from storage.events_schema import event_adapter
@@ -58,8 +59,10 @@ class DeliveryService:
         web_url: str | None,
         config: DeliveryConfig | None = None,
         owner: str | None = None,
+        mending: ChannelMending | None = None,
     ) -> None:
         self._storage = storage
+        self._mending = mending
         self._poster = poster
         self._index = index
         self._clock = clock
@@ -169,6 +172,8 @@ class DeliveryService:
         if rule is None:
             await self._finish(delivery, DeliveryState.FAILED, "The rule was deleted before the message was sent.")
             return None
+        if self._mending is not None and await self._mending.hold_if_failing(delivery, rule):
+            return None
         if rule.state is not RuleState.ACTIVE or rule.channel != delivery.channel:
             reason = f"The rule was {rule.state.value} or moved to another channel before the message was sent."
             await self._finish(delivery, DeliveryState.FAILED, reason)
@@ -206,7 +211,11 @@ class DeliveryService:
                 delivery.channel,
                 verdict.reason,
             )
-            await self._finish(delivery, DeliveryState.FAILED, verdict.reason)
+            if self._mending is not None:
+                code = str(response.get("error")) if isinstance(response.data, dict) else ""
+                await self._mending.hold_failed(delivery, reason=verdict.reason, code=code)
+            else:
+                await self._finish(delivery, DeliveryState.FAILED, verdict.reason)
         elif verdict.action is Action.WORKSPACE_INACTIVE:
             await self._storage.workspaces.set_status(
                 delivery.team_id, WorkspaceStatus.INACTIVE, reason=verdict.reason, now=now

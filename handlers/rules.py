@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.channels import member_channels, refresh_channels
 from handlers.home import client_names, refresh_home
+from handlers.mending import check_chosen_channel, release_rule
 from handlers.permissions import check_permission, managers_hint
 from handlers.rule_form import RuleForm, parse_rule_form
 from handlers.services import clock_of, services_of, storage_of, team_key, workspace_of
@@ -181,6 +182,13 @@ async def open_add_modal(
     await client.views_open(trigger_id=trigger_id, view=build_rule_modal(model))
 
 
+async def open_edit_modal(
+    *, client: AsyncWebClient, context: AsyncBoltContext, workspace: Workspace, rule: Rule, trigger_id: str
+) -> None:
+    model = await _modal_model(context, workspace, rule=rule, form=None)
+    await client.views_open(trigger_id=trigger_id, view=build_rule_modal(model))
+
+
 async def _refuse(
     *, client: AsyncWebClient, workspace: Workspace, trigger_id: str | None, respond: AsyncRespond | None
 ) -> None:
@@ -218,8 +226,7 @@ async def on_menu(
         if trigger_id:
             await client.views_open(trigger_id=trigger_id, view=notice_modal(RULE_GONE_TITLE, RULE_GONE_TEXT))
     elif verb == MENU_EDIT and trigger_id:
-        model = await _modal_model(context, workspace, rule=rule, form=None)
-        await client.views_open(trigger_id=trigger_id, view=build_rule_modal(model))
+        await open_edit_modal(client=client, context=context, workspace=workspace, rule=rule, trigger_id=trigger_id)
     elif verb == MENU_DELETE and trigger_id:
         channel = await storage_of(context).channels.get(workspace.team_id, rule.channel)
         names = await client_names(context, workspace)
@@ -339,24 +346,52 @@ async def _submitting_manager(
 
 
 async def on_rule_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
-    user_id = body["user"]["id"]
     workspace = await _submitting_manager(ack, body, client, context)
     if workspace is None:
         return
-    form = parse_rule_form(body["view"])
+    await save_rule_form(ack, body, client, context, workspace, parse_rule_form(body["view"]))
+
+
+async def save_rule_form(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    workspace: Workspace,
+    form: RuleForm,
+    *,
+    close_all: bool = False,
+) -> None:
+    """Validate and save a submitted rule form, then answer the submission.
+
+    A public channel the bot is not in gets the join offer pushed over the modal. `close_all` is for the
+    join offer's own submission: it closes both modals, and shows any error in a notice instead.
+    """
+    user_id = body["user"]["id"]
     rule = await _own_rule(context, form.rule_id)
     if form.rule_id and rule is None:
         await ack(response_action="update", view=notice_modal(RULE_GONE_TITLE, RULE_GONE_TEXT))
         return
     errors, spec = await _validate(client, context, workspace, form)
-    if errors or spec is None:
-        await ack(response_action="errors", errors=errors)
-        return
-    saved, error = await _save(context, spec, rule)
+    if errors.get(CHANNEL_BLOCK) == CHANNEL_LEFT_ERROR and not close_all:
+        check = await check_chosen_channel(client, workspace, form)
+        if check.offer is not None and len(errors) == 1:
+            await ack(response_action="push", view=check.offer)
+            return
+        errors[CHANNEL_BLOCK] = check.error or CHANNEL_LEFT_ERROR
+    saved, error = (None, None) if errors or spec is None else await _save(context, spec, rule, created_by=user_id)
     if error:
-        await ack(response_action="errors", errors={CHANNEL_BLOCK: error})
+        errors[CHANNEL_BLOCK] = error
+    if errors or saved is None:
+        if close_all:
+            await ack(response_action="update", view=notice_modal(RULE_GONE_TITLE, " ".join(errors.values())))
+        else:
+            await ack(response_action="errors", errors=errors)
         return
-    await ack()
+    await ack(response_action="clear") if close_all else await ack()
+    if rule is not None and rule.state is RuleState.FAILING:
+        # The form only saves a channel the bot is in, so the rule can post again, to its new channel if moved.
+        await release_rule(storage_of(context), saved, now=clock_of(context).now())
     await _record(context, user_id=user_id, action="edited" if rule else "added", before=rule, after=saved)
     await refresh_home(body, client, context)
 
@@ -399,11 +434,13 @@ async def _bot_is_in(client: AsyncWebClient, context: AsyncBoltContext, team_id:
     return usable(await storage.channels.get(team_id, channel_id))
 
 
-async def _save(context: AsyncBoltContext, spec: RuleSpec, rule: Rule | None) -> tuple[Rule | None, str | None]:
+async def _save(
+    context: AsyncBoltContext, spec: RuleSpec, rule: Rule | None, *, created_by: str
+) -> tuple[Rule | None, str | None]:
     rules, now = storage_of(context).rules, clock_of(context).now()
     try:
         if rule is None:
-            return await rules.create(spec, now=now), None
+            return await rules.create(spec, now=now, created_by=created_by), None
         return await rules.update_spec(rule.id, spec, now=now), None
     except RuleConflict as conflict:
         if rule is not None and conflict.existing.id == rule.id:
@@ -412,6 +449,9 @@ async def _save(context: AsyncBoltContext, spec: RuleSpec, rule: Rule | None) ->
         names = await client_names(context, workspace) if workspace else {}
         client_name = names.get(spec.client_id, spec.client_id) if spec.client_id else None
         return None, duplicate_rule_error(spec.type, client_name)
+
+
+submitting_manager = _submitting_manager
 
 
 async def on_delete_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
@@ -425,4 +465,4 @@ async def on_delete_submitted(ack: AsyncAck, body: dict[str, Any], client: Async
     await refresh_home(body, client, context)
 
 
-__all__ = ["ALL_CLIENTS_VALUE", "open_add_modal", "register", "rules_message"]
+__all__ = ["ALL_CLIENTS_VALUE", "open_add_modal", "open_edit_modal", "register", "rules_message", "save_rule_form"]

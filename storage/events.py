@@ -137,6 +137,14 @@ class EventRepository:
         document = await self._collection.find_one(query, sort=[("received_at", -1)], projection={"received_at": 1})
         return utc(document["received_at"]) if document else None
 
+    async def list_of_type(
+        self, *, agency_id: str, client_id: str, event_type: str, since: datetime, limit: int = 200
+    ) -> list[StoredEvent]:
+        """Return a client's events of one type received since `since`, oldest first."""
+        query = {"agency_id": agency_id, "client_id": client_id, "type": event_type, "received_at": {"$gte": since}}
+        cursor = self._collection.find(query).sort("received_at", ASCENDING).limit(limit)
+        return [_to_event(document) async for document in cursor]
+
     async def mark_routed(self, event_id: str, *, now: datetime) -> None:
         await self._collection.update_one({"_id": event_id, "routed_at": None}, {"$set": {"routed_at": now}})
 

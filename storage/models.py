@@ -103,6 +103,8 @@ class Rule:
     failure_reason: str | None
     created_at: datetime
     updated_at: datetime
+    # The Slack user who added the rule in Slack; None for rules from the CLI, a seed file or older versions.
+    created_by: str | None = None
 
 
 class DeliveryState(str, Enum):
@@ -112,6 +114,8 @@ class DeliveryState(str, Enum):
     FAILED = "failed"
     # Retries exhausted on an error that might have passed.
     DEAD = "dead"
+    # Kept while its rule is failing because of its channel; sent once the channel works again.
+    HELD = "held"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from storage.metrics import MetricsRepository
 from storage.notes import NoteRepository
 from storage.outliers import OutlierRepository
 from storage.rules import RuleRepository
+from storage.snoozes import SnoozeRepository
 from storage.workspaces import WorkspaceRepository
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Storage:
     digest_runs: DigestRunRepository
     houston_threads: HoustonThreadRepository
     houston_requests: HoustonRequestRepository
+    snoozes: SnoozeRepository
 
     @classmethod
     def create(cls, database: Database, *, retention_days: int) -> Storage:
@@ -60,6 +62,7 @@ class Storage:
             # Houston threads are kept three times as long as events: conversations are revisited.
             houston_threads=HoustonThreadRepository(database, retention=retention * 3),
             houston_requests=HoustonRequestRepository(database),
+            snoozes=SnoozeRepository(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -77,6 +80,7 @@ class Storage:
             self.digest_runs,
             self.houston_threads,
             self.houston_requests,
+            self.snoozes,
         ):
             await repository.ensure_indexes()
         logger.info("Indexes are in place (database %s)", self.database.db.name)
