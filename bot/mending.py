@@ -2,9 +2,12 @@
 
 A rule fails when its channel stops accepting messages (`not_in_channel`, `is_archived`,
 `channel_not_found`). Its deliveries are then held instead of finished, so nothing more is posted to the
-channel and nothing is lost; the handlers in `handlers/mending.py` requeue them when the channel works
+channel and nothing is lost. The handlers in `handlers/mending.py` requeue them when the channel works
 again. The rule's creator gets one direct message, claimed atomically on the rule, so many failed
 deliveries, or several replicas, still send one.
+
+NOTE: the rule index routes nothing to a failing rule, so events that arrive while it fails get no
+delivery at all. Only deliveries created before the failure was noticed are held and sent later.
 
 Who is told: the Slack user who created the rule. Rules from the command line or a seed file have no
 creator, so the workspace's installer is told, or, without one, each of its managers.
@@ -57,6 +60,8 @@ class ChannelMending:
 
     async def notify_failing(self, rule_ids: Iterable[str], *, code: str) -> int:
         """Send each failing rule's direct message unless one was sent for this failure; return how many."""
+        # NOTE: the claim comes before the message, so a message that Slack rejects is not sent again for
+        # this failure; App Home still shows the failing rule with its reason.
         sent = 0
         for rule_id in rule_ids:
             if not await self._storage.rules.claim_failure_notice(rule_id, now=self._clock.now()):

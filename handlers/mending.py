@@ -1,8 +1,9 @@
 """Channels that mend themselves: the fix buttons of the failing-rule message, the join offer, and the release.
 
-A failing rule's deliveries are held (see `bot/mending.py`). Whatever makes its channel work again (the bot
-joins, the channel is unarchived, the rule is saved for a channel that works, or the Join button succeeds)
-calls `release_channel` or `release_rule`, which set the rule active and requeue its held deliveries.
+A failing rule's deliveries are held (see `bot/mending.py`). Four things make its channel work again: the
+bot joins, the channel is unarchived, the rule is saved for a channel that works, or the Join button
+succeeds. Each calls `release_channel` or `release_rule`, which set the rule active and requeue its held
+deliveries.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ async def _managed_rule(
     context: AsyncBoltContext,
     respond: AsyncRespond,
 ) -> tuple[Workspace, Rule] | None:
-    """Return the workspace and the clicked rule when the user may manage it; answer and return None if not."""
+    """Return the workspace and the clicked rule when the user may manage it, or respond and return None."""
     workspace = await workspace_of(context)
     if workspace is None:
         return None
@@ -192,7 +193,7 @@ async def on_pick_clicked(
 
 @dataclass(frozen=True)
 class ChannelCheck:
-    """What to do about a chosen channel the bot is not in: push the join offer, or show an error."""
+    """The outcome of checking a chosen channel the bot is not in: the join offer to push, or an error."""
 
     offer: dict[str, Any] | None = None
     error: str | None = None

@@ -2,7 +2,7 @@
 
 Who may snooze: anyone who can click the button may snooze the alert's own subject (its client and metric,
 task or service) in that channel, since that quiets only what they are looking at. Snoozing a whole rule or
-channel, and ending such a snooze early, is for the users who may manage rules; the server checks it on
+channel, and ending such a snooze early, is for the users who may manage rules. The server checks this on
 every submission, whatever the modal offered.
 """
 
@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.permissions import check_permission, managers_hint
-from handlers.services import clock_of, services_of, storage_of, team_key, workspace_of
+from handlers.services import EXT_SHARED, clock_of, services_of, storage_of, team_key, workspace_of
 from storage.events_schema import PlatformEvent, event_adapter
 from storage.models import Workspace
 from storage.snoozes import NewSnooze, Snooze, SnoozeScope, SnoozeSubject, alert_of, subject_of
@@ -37,6 +37,7 @@ from views.snooze import (
     SCOPE_BLOCK,
     SNOOZE_ALERT_GONE,
     SNOOZE_MODAL_CALLBACK,
+    SNOOZE_OTHER_ORGANISATION,
     SNOOZE_REFUSED,
     UNSNOOZE_ACTION,
     SnoozeModalModel,
@@ -98,6 +99,9 @@ async def on_snooze_clicked(
     workspace = await workspace_of(context)
     if workspace is None or not trigger_id or not channel_id:
         return
+    if _from_other_organisation(body, context):
+        await client.views_open(trigger_id=trigger_id, view=notice_modal(MODAL_TITLE, SNOOZE_OTHER_ORGANISATION))
+        return
     event = await _own_event(context, workspace, str(action.get("value") or ""))
     subject = subject_of(event) if event is not None else None
     if event is None or subject is None:
@@ -123,6 +127,12 @@ async def on_snooze_clicked(
         },
     )
     await client.views_open(trigger_id=trigger_id, view=build_snooze_modal(model))
+
+
+def _from_other_organisation(body: dict[str, Any], context: AsyncBoltContext) -> bool:
+    """Tell whether the user belongs to another organisation of a shared channel, who never snoozes our alerts."""
+    user_team = (body.get("user") or {}).get("team_id")
+    return bool(context.get(EXT_SHARED)) and user_team not in (None, context.team_id)
 
 
 async def _own_event(context: AsyncBoltContext, workspace: Workspace, event_id: str) -> PlatformEvent | None:
@@ -184,7 +194,7 @@ async def on_snooze_submitted(
     workspace = await workspace_of(context)
     event = await _own_event(context, workspace, str(metadata.get("event_id") or "")) if workspace else None
     subject = subject_of(event) if event is not None else None
-    if workspace is None or event is None or subject is None:
+    if workspace is None or event is None or subject is None or _from_other_organisation(body, context):
         await ack(response_action="update", view=notice_modal(MODAL_TITLE, SNOOZE_ALERT_GONE))
         return
     scope_value = read_modal_choice(view, SCOPE_BLOCK, SCOPE_ACTION)

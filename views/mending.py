@@ -1,8 +1,8 @@
 """Channels that mend themselves: the direct message about a rule that stopped posting, and the join offer.
 
 When a rule's channel stops accepting messages (the bot was removed, the channel was archived or deleted),
-the rule's creator gets one direct message with the reason and a way to fix it: a Join button for a public
-channel, and Pick another channel, which opens the rule modal.
+the rule's creator gets one direct message with the reason. It has a Join button for a public channel, and
+Pick another channel, which opens the rule modal.
 """
 
 from __future__ import annotations

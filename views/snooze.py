@@ -1,8 +1,8 @@
 """Snoozes: the Snooze button on alerts, its modal, the reply when a snooze ends, and App Home's list.
 
-A snooze quiets one of three scopes: the alert's subject in the channel it was posted to (a client and
-metric for an outlier, a client and task for a task failure, a client and service for a system error),
-one notification rule, or a whole channel. Held events are counted, never posted later.
+A snooze quiets one of three scopes: the alert's subject in the channel it was posted to, one notification
+rule, or a whole channel. The subject is a client and metric for an outlier, a client and task for a task
+failure, and a client and service for a system error. Held events are counted, never posted later.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ HOME_MORE = "{count} more snoozes are not shown."
 UNSNOOZE_LABEL = "Unsnooze"
 
 SNOOZE_REFUSED = "Only {admins} can snooze a whole rule or channel. You can snooze this client's alerts instead."
+SNOOZE_OTHER_ORGANISATION = "Only members of this workspace can snooze its alerts."
 SNOOZE_ALERT_GONE = "This alert is no longer stored, so it cannot be snoozed. New alerts carry the button again."
 
 SUBJECT_WHAT = {"outlier": "metric", "task": "task", "error": "service"}
@@ -86,7 +87,7 @@ MAX_SUBJECT_TEXT = 200
 
 @dataclass(frozen=True)
 class SnoozeModalModel:
-    """What the Snooze modal offers for one alert message.
+    """The choices of the Snooze modal for one alert message.
 
     `can_manage` adds the rule and channel scopes. `resolvable` offers "until resolved" (outliers and tasks).
     `metadata` travels in `private_metadata` (event id, channel, message ts, rule id).

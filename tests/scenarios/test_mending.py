@@ -1,7 +1,7 @@
 """Channels that mend themselves: held deliveries, one direct message, the fix buttons, and the release.
 
 Delivery workers are stopped (`start_workers=False`) and `settle` sends one delivery at a time, so each
-test knows exactly which posts were attempted.
+test can count exactly which posts were attempted.
 """
 
 from __future__ import annotations
@@ -281,7 +281,9 @@ async def test_pick_another_channel_sends_there(bot: RunningBot, creator: SlackC
     await bot.settle()
 
     moved = await bot.runtime.storage.rules.get(rule.id)
-    assert moved is not None and moved.state is RuleState.ACTIVE and moved.channel == "C0ALERTS"
+    assert moved is not None
+    assert moved.state is RuleState.ACTIVE
+    assert moved.channel == "C0ALERTS"
     assert len([message for message in slack.posted_messages("C0ALERTS") if message.thread_ts is None]) == 2
     assert attempts_to(slack, "C0OPS") == 1
 

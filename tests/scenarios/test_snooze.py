@@ -1,8 +1,8 @@
 """Snooze from the message: the button, the modal, held events, the one reply at the end, and App Home.
 
-Slack requests are signed and go through `/slack/events`; alerts come in through `/platform/events`; the
-clock is a FakeClock started at the real time (the events endpoint checks signatures against it), moved
-forward to end snoozes.
+Slack requests are signed and go through `/slack/events`, and alerts come in through `/platform/events`.
+The clock is a FakeClock that starts at the real time, because the events endpoint checks signatures
+against it, and the tests move it forward to end snoozes.
 """
 
 from __future__ import annotations
@@ -401,3 +401,24 @@ async def test_member_cannot_unsnooze_channel(bot: RunningBot, slack: SlackEmula
 
     assert await bot.runtime.storage.snoozes.list_active(TEAM_ID, now=bot.runtime.clock.now()) == [snooze]
     assert replies(slack, alert.ts) == []
+
+
+async def test_other_organisation_cannot_snooze(bot: RunningBot, slack: SlackEmulator) -> None:
+    alert = await first_alert(bot, slack)
+    before = len(slack.calls_to("views.open"))
+    await SlackClient(bot.http, user_id="U0GUEST").interaction(
+        {
+            "type": "block_actions",
+            "trigger_id": "trigger-guest",
+            "user": {"id": "U0GUEST", "team_id": "T0OTHER"},
+            "is_ext_shared_channel": True,
+            "container": {"type": "message", "message_ts": alert.ts, "channel_id": ALERTS},
+            "channel": {"id": ALERTS},
+            "actions": [button("snooze_open", "evt-first")],
+        }
+    )
+    await slack.wait_for_calls("views.open", before + 1)
+
+    modal = slack.calls_to("views.open")[-1].response["view"]  # type: ignore[index]
+    assert "Only members of this workspace" in json.dumps(modal["blocks"])
+    assert modal.get("callback_id") != "snooze_modal"
