@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -22,7 +22,7 @@ from handlers.permissions import check_permission, managers_hint
 from handlers.rule_form import RuleForm
 from handlers.services import clock_of, services_of, storage_of, team_key, workspace_of
 from storage.events_schema import Severity
-from storage.models import NotificationType, Rule, RuleState, Workspace
+from storage.models import Channel, NotificationType, Rule, RuleState, Workspace
 from storage.store import Storage
 from views.help import refusal_message
 from views.mending import (
@@ -41,6 +41,14 @@ from views.notice import RULE_GONE_TEXT, RULE_GONE_TITLE, notice_modal
 logger = logging.getLogger(__name__)
 
 JOIN_FAILED_TITLE = "Could not join"
+# The picker lists public channels the bot could join from a cache this old at most. conversations.list is
+# a Tier 2 method (about 20 calls a minute), too slow to call on every keystroke.
+PUBLIC_CACHE_MAX_AGE = timedelta(minutes=10)
+# conversations.list takes a limit under 1,000 per page (Slack's method reference).
+PUBLIC_PAGE_SIZE = 999
+# NOTE: a workspace with more public channels than this many pages lists only the first ones, which keeps
+# the options request within Slack's 3 seconds.
+PUBLIC_MAX_PAGES = 3
 
 
 def register(app: AsyncApp) -> None:
@@ -186,6 +194,53 @@ async def on_pick_clicked(
         return
     workspace, rule = found
     await open_edit_modal(client=client, context=context, workspace=workspace, rule=rule, trigger_id=body["trigger_id"])
+
+
+# --- Public channels the bot could join, for the channel picker -------------------------------------
+
+
+async def joinable_channels(client: AsyncWebClient, storage: Storage, *, team_id: str, now: datetime) -> list[Channel]:
+    """Return the cached public channels the bot is not in, listing them with `conversations.list` when old."""
+    refreshed = await storage.channels.public_refreshed_at(team_id)
+    if refreshed is None or now - refreshed > PUBLIC_CACHE_MAX_AGE:
+        try:
+            await _refresh_public_channels(client, storage, team_id=team_id, now=now)
+        except SlackApiError as error:
+            logger.warning(
+                "Public channel list refresh failed; using the cache (team %s, error %s)",
+                team_id,
+                error.response.get("error"),
+            )
+    channels = await storage.channels.list_for_team(team_id)
+    return [channel for channel in channels if not channel.is_member and not channel.is_private]
+
+
+async def _refresh_public_channels(client: AsyncWebClient, storage: Storage, *, team_id: str, now: datetime) -> None:
+    channels: list[Channel] = []
+    cursor: str | None = None
+    for _ in range(PUBLIC_MAX_PAGES):
+        response = await client.conversations_list(
+            types="public_channel", exclude_archived=True, limit=PUBLIC_PAGE_SIZE, cursor=cursor
+        )
+        items: list[dict[str, Any]] = response.get("channels", [])
+        for item in items:
+            channels.append(
+                Channel(
+                    team_id=team_id,
+                    channel_id=str(item["id"]),
+                    name=str(item.get("name") or item["id"]),
+                    is_private=False,
+                    is_shared=bool(item.get("is_ext_shared") or item.get("is_shared")),
+                    is_member=bool(item.get("is_member")),
+                    is_archived=False,
+                )
+            )
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            break
+    else:
+        logger.info("Public channel list cut short (team %s, channels %d)", team_id, len(channels))
+    await storage.channels.merge_public_channels(team_id, channels, now=now)
 
 
 # --- The join offer of the rule modal --------------------------------------------------------------

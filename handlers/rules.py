@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.channels import member_channels, refresh_channels
 from handlers.home import client_names, refresh_home
-from handlers.mending import check_chosen_channel, release_rule
+from handlers.mending import check_chosen_channel, joinable_channels, release_rule
 from handlers.permissions import check_permission, managers_hint
 from handlers.rule_form import RuleForm, parse_rule_form
 from handlers.services import clock_of, services_of, storage_of, team_key, workspace_of
@@ -314,10 +314,10 @@ async def on_modal_choice(ack: AsyncAck, body: dict[str, Any], client: AsyncWebC
 
 
 async def on_channel_options(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
-    channels = await member_channels(
-        client, storage_of(context), team_id=await team_key(context) or "", now=clock_of(context).now()
-    )
-    await ack(options=channel_options(channels, str(body.get("value") or "")))
+    storage, team_id, now = storage_of(context), await team_key(context) or "", clock_of(context).now()
+    channels = await member_channels(client, storage, team_id=team_id, now=now)
+    joinable = await joinable_channels(client, storage, team_id=team_id, now=now)
+    await ack(options=channel_options(channels, str(body.get("value") or ""), joinable))
 
 
 async def on_client_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -758,6 +758,7 @@ class SlackEmulator:
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
             "conversations.join": self._conversations_join,
+            "conversations.list": self._conversations_list,
             "conversations.open": self._conversations_open,
             "apps.connections.open": self._apps_connections_open,
             "files.getUploadURLExternal": self._files_get_upload_url,
@@ -1675,6 +1676,26 @@ class SlackEmulator:
         if channel in self.private_channels and not self._is_member(channel):
             raise _SlackError("channel_not_found")
         return {"ok": True, "channel": self._channel_object(channel, team_id=self._acting_team_id(context))}
+
+    def _conversations_list(self, context: _CallContext) -> dict[str, Any]:
+        """List the known channels of the requested types, members or not, hiding private channels the bot is not in."""
+        params = context.params
+        limit = _parse_limit(params.get("limit"))
+        offset = _decode_cursor(params.get("cursor"))
+        wanted = {kind.strip() for kind in str(params.get("types") or "public_channel").split(",")}
+        team_id = self._acting_team_id(context)
+        listed = []
+        for channel in sorted(self._known_channels()):
+            private = channel in self.private_channels
+            if channel.startswith("D") or (private and not self._is_member(channel)):
+                continue
+            if _truthy(params.get("exclude_archived")) and channel in self.archived_channels:
+                continue
+            if ("private_channel" if private else "public_channel") in wanted:
+                listed.append(self._channel_object(channel, team_id=team_id))
+        page = listed[offset : offset + limit]
+        next_cursor = _encode_cursor(offset + limit) if offset + limit < len(listed) else ""
+        return {"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}}
 
     def _conversations_join(self, context: _CallContext) -> dict[str, Any]:
         """Join a public channel as the bot; a private one stays hidden (channel_not_found), as in Slack."""

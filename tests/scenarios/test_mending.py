@@ -343,3 +343,18 @@ async def test_home_shows_failing_rule(bot: RunningBot, creator: SlackClient, sl
     await slack.wait_for_calls("views.publish", before + 1)
 
     assert "archived" in json.dumps(slack.home_views[CREATOR]["blocks"])
+
+
+async def test_picker_lists_joinable_public_channels(
+    bot: RunningBot, creator: SlackClient, slack: SlackEmulator
+) -> None:
+    response = await creator.options("channel_select", "")
+    texts = [option["text"]["text"] for option in (await response.json())["options"]]
+
+    assert texts[:2] == ["#data-ops", "#marketing-alerts"]
+    assert "#new-alerts (joins on save)" in texts
+    assert not any("secret" in text for text in texts)
+    assert len(slack.calls_to("conversations.list")) == 1
+
+    await creator.options("channel_select", "new")
+    assert len(slack.calls_to("conversations.list")) == 1
