@@ -334,7 +334,7 @@ async def home_snooze_blocks(context: AsyncBoltContext, team_id: str) -> list[di
         described = await control.describe_subject(snooze) if control is not None else None
         if described:
             descriptions[snooze.id] = described
-    return snooze_home_blocks(snoozes, subject_descriptions=descriptions, now=now)
+    return snooze_home_blocks(snoozes, subject_descriptions=descriptions)
 
 
 async def on_unsnooze(

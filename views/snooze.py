@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from storage.snoozes import Snooze, SnoozeScope, SnoozeSubject
@@ -65,6 +64,8 @@ SNOOZE_REFUSED = "Only {admins} can snooze a whole rule or channel. You can snoo
 SNOOZE_OTHER_ORGANISATION = "Only members of this workspace can snooze its alerts."
 SNOOZE_ALERT_GONE = "This alert is no longer stored, so it cannot be snoozed. New alerts carry the button again."
 
+# A system error without a client concerns the whole platform.
+PLATFORM_WIDE = "the whole platform"
 SUBJECT_WHAT = {"outlier": "metric", "task": "task", "error": "service"}
 
 # --- Interaction ids --------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class SnoozeModalModel:
 def subject_text(subject: SnoozeSubject, client_name: str | None) -> str:
     """Describe a subject as escaped mrkdwn, such as "*CPC* of *Acme*"."""
     key = escape_and_truncate(subject.key, MAX_SUBJECT_TEXT)
-    client = escape_and_truncate(client_name or subject.client_id or "all clients", MAX_SUBJECT_TEXT)
+    client = escape_and_truncate(client_name or subject.client_id or PLATFORM_WIDE, MAX_SUBJECT_TEXT)
     if subject.kind == "error":
         return f"errors of *{key}* for *{client}*"
     return f"{SUBJECT_WHAT.get(subject.kind, 'alert')} *{key}* of *{client}*"
@@ -208,11 +209,8 @@ def build_snooze_ended_message(
     return text, [section_block("\n".join(lines))]
 
 
-def snooze_home_blocks(
-    snoozes: list[Snooze], *, subject_descriptions: dict[str, str], now: datetime
-) -> list[dict[str, Any]]:
+def snooze_home_blocks(snoozes: list[Snooze], *, subject_descriptions: dict[str, str]) -> list[dict[str, Any]]:
     """Build App Home's list of active snoozes, each with an Unsnooze button (at most 12 blocks)."""
-    del now  # the dates render in each reader's time zone through Slack's date token
     blocks: list[dict[str, Any]] = [section_block(HOME_TITLE)]
     if not snoozes:
         return [*blocks, context_block(HOME_EMPTY)]
