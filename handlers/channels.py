@@ -1,9 +1,9 @@
 """The bot's channels: the cached list behind the channel picker, and the channel lifecycle events.
 
 When the bot leaves a channel, or the channel is archived or deleted, the rules on it turn failing with
-the reason and their creators are told once; when the bot is invited back or the channel is unarchived,
-they resume and their held deliveries are sent. Private channels send
-`group_…` events where public ones send `channel_…`; both are handled alike.
+the reason, and each rule's creator gets one direct message. When the bot is invited back or the channel
+is unarchived, they resume and their held deliveries are sent. Private channels send `group_…` events
+where public ones send `channel_…`; both are handled alike.
 """
 
 from __future__ import annotations

@@ -362,7 +362,7 @@ async def save_rule_form(
     *,
     close_all: bool = False,
 ) -> None:
-    """Validate and save a submitted rule form, then answer the submission.
+    """Validate and save a submitted rule form, then acknowledge the submission.
 
     A public channel the bot is not in gets the join offer pushed over the modal. `close_all` is for the
     join offer's own submission: it closes both modals, and shows any error in a notice instead.
