@@ -244,6 +244,9 @@ async def _pause_or_resume(context: AsyncBoltContext, rule: Rule, *, user_id: st
     if rule.state is state:
         return
     after = await storage_of(context).rules.set_state(rule.id, state, reason=None, now=clock_of(context).now())
+    if not pause and after is not None:
+        # Resume retries the channel with the alerts kept while it failed; if it still fails, they are kept again.
+        await release_rule(storage_of(context), after, now=clock_of(context).now())
     await _record(context, user_id=user_id, action="paused" if pause else "resumed", before=rule, after=after)
 
 

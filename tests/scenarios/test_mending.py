@@ -358,3 +358,20 @@ async def test_picker_lists_joinable_public_channels(
 
     await creator.options("channel_select", "new")
     assert len(slack.calls_to("conversations.list")) == 1
+
+
+async def test_resume_sends_held_alerts(bot: RunningBot, creator: SlackClient, slack: SlackEmulator) -> None:
+    rule = await saved_rule(bot, creator, slack)
+    slack.archived_channels.add("C0OPS")
+    await send(bot, 2)
+    slack.archived_channels.discard("C0OPS")
+
+    before = len(slack.calls_to("views.publish"))
+    menu = {"type": "overflow", "action_id": "rule_menu", "block_id": "b"}
+    await creator.home_action(menu | {"selected_option": {"value": f"resume:{rule.id}"}})
+    await slack.wait_for_calls("views.publish", before + 1)
+    await bot.settle()
+
+    assert await rule_state(bot, rule.id) is RuleState.ACTIVE
+    assert len([message for message in slack.posted_messages("C0OPS") if message.thread_ts is None]) == 2
+    assert await held(bot, rule.id) == 0
