@@ -57,6 +57,9 @@ async def slack() -> AsyncIterator[SlackEmulator]:
 @pytest.fixture
 async def bot(start_bot: BotFactory, slack: SlackEmulator, clock: FakeClock) -> RunningBot:
     running = await start_bot(single_workspace_env(slack), clock=clock)
+    # The tests end snoozes with explicit run_due() calls, so the background loop must not race them.
+    assert running.runtime.snoozes is not None
+    await running.runtime.snoozes.stop()
     storage = running.runtime.storage
     await storage.clients.apply_update(
         agency_id=AGENCY_ID, client_id="cl-alpha", data={"name": "Alpha Outdoor Gear"}, occurred_at=clock.now()
@@ -422,3 +425,21 @@ async def test_other_organisation_cannot_snooze(bot: RunningBot, slack: SlackEmu
     modal = slack.calls_to("views.open")[-1].response["view"]  # type: ignore[index]
     assert "Only members of this workspace" in json.dumps(modal["blocks"])
     assert modal.get("callback_id") != "snooze_modal"
+
+
+async def test_expiry_loop_ends_due_snoozes(bot: RunningBot, slack: SlackEmulator, clock: FakeClock) -> None:
+    admin = SlackClient(bot.http, user_id=ADMIN)
+    alert = await first_alert(bot, slack)
+    await submit_snooze(admin, slack, await click_snooze(admin, slack, alert, "evt-first"), "subject", "1h")
+    runtime = bot.runtime
+    loop = SnoozeService(storage=runtime.storage, poster=runtime.delivery._poster, clock=clock, interval_seconds=0.01)
+    clock.advance(hours=1)
+
+    loop.start()
+    try:
+        await slack.wait_for_calls("chat.postMessage", 2)
+    finally:
+        await loop.stop()
+
+    assert len(replies(slack, alert.ts)) == 1
+    assert await runtime.storage.snoozes.list_active(TEAM_ID, now=clock.now()) == []
