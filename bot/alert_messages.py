@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,7 +41,7 @@ from bot.clock import Clock
 from bot.delivery_policy import Action as SlackAction
 from bot.delivery_policy import classify_slack_error
 from bot.posting import NoTokenError, Poster
-from storage.alerts import ALERT, AlertRecord, NewAlert, SummaryRecord
+from storage.alerts import ALERT, AlertRecord, NewAlert, SummaryRecord, rule_of_doc
 from storage.events_schema import NoteCreatedEvent, NoteDeletedEvent, NoteUpdatedEvent, PlatformEvent, event_adapter
 from storage.models import Delivery, Rule, Workspace
 from storage.store import Storage
@@ -63,6 +64,8 @@ DEFAULT_PACE = timedelta(seconds=1)
 # How long a worker may hold the first post of an alert before another worker may take it over.
 DEFAULT_CLAIM = timedelta(seconds=60)
 DEFAULT_FLUSH_SECONDS = 0.25
+# Edits of a failing rule wait for the rule to work again; this only bounds how long if nobody mends it.
+HELD_EDIT_DELAY = timedelta(hours=6)
 
 
 class RetrySoon(Exception):
@@ -117,6 +120,8 @@ class AlertMessenger:
         self._claim = claim
         self._flush_seconds = flush_seconds
         self._task: asyncio.Task[None] | None = None
+        # Set by delivery: marks a rule failing when Slack refuses its channel, as a failed post would.
+        self.on_rule_failing: Callable[[str, str, str], Awaitable[None]] | None = None
 
     # --- Deliveries -------------------------------------------------------------------------------------
 
@@ -134,7 +139,12 @@ class AlertMessenger:
             # A retry of the delivery that claimed the first post: post it now.
             return await self._post_claimed(record, item)
         policy = policy_of(item.rule)
-        action = decide(alert, state_of(record), policy=policy, at=item.received_at, now=self._clock.now())
+        state = state_of(record)
+        if record is not None and record.channel != item.rule.channel and alert.kind is not AlertKind.NOTE:
+            # The rule moved to another channel: its old message stays where it was, and the alert starts
+            # afresh in the new channel.
+            state = None
+        action = decide(alert, state, policy=policy, at=item.received_at, now=self._clock.now())
         logger.debug("Alert decision (delivery %s, alert %s, action %s)", item.delivery.id, alert.key, action.value)
         if action is Action.WAIT:
             raise RetrySoon(f"alert {alert.key} is being posted by another delivery")
@@ -213,8 +223,11 @@ class AlertMessenger:
         message = build_event_message(
             item.event, web_url=self._web_url, client_workspace=item.workspace.is_client_workspace
         )
-        ts = await self._poster.post(team_id=record.team_id, channel=record.channel, message=message)
-        await self._ledger.store_posted(record.id, ts=ts, now=self._clock.now())
+        # The rule's current channel, not the one at claim time: a first post held while its channel failed is
+        # sent where the rule points now.
+        channel = item.rule.channel
+        ts = await self._poster.post(team_id=record.team_id, channel=channel, message=message)
+        await self._ledger.store_posted(record.id, ts=ts, channel=channel, now=self._clock.now())
         return ts
 
     async def _record_change(self, action: Action, alert: AlertEvent, record: AlertRecord, item: AlertDelivery) -> None:
@@ -263,7 +276,7 @@ class AlertMessenger:
             else:
                 await self._send_summary(doc_id)
         except SlackApiError as error:
-            retry = self._may_pass(doc_id, error)
+            retry = await self._after_slack_error(doc_id, error)
         except (aiohttp.ClientError, TimeoutError) as error:
             logger.info("Alert message edit will be retried (message %s, error %s)", doc_id, type(error).__name__)
             retry = True
@@ -281,18 +294,26 @@ class AlertMessenger:
             await self._ledger.mark_dirty_again(doc_id)
         return False
 
-    @staticmethod
-    def _may_pass(doc_id: str, error: SlackApiError) -> bool:
-        """Tell whether a Slack error may pass (rate limit, server error), logging what happens to the edit."""
+    async def _after_slack_error(self, doc_id: str, error: SlackApiError) -> bool:
+        """Tell whether the edit should be tried again, after marking its rule failing on a channel error."""
         response = error.response
+        code = response.get("error") if isinstance(response.data, dict) else None
+        channel = await self._ledger.channel_of(doc_id) or ""
         verdict = classify_slack_error(
             status=response.status_code,
-            error=response.get("error") if isinstance(response.data, dict) else None,
+            error=code,
             retry_after=response.headers.get("Retry-After") or response.headers.get("retry-after"),
-            channel="",
+            channel=channel,
         )
         if verdict.action in (SlackAction.RETRY_AFTER, SlackAction.RETRY_BACKOFF):
             logger.info("Alert message edit will be retried (message %s, reason %s)", doc_id, verdict.reason)
+            return True
+        if verdict.action is SlackAction.RULE_FAILING and self.on_rule_failing is not None:
+            # A summary that cannot be posted still holds the alerts it gathered: keep its changes, and send
+            # them when the rule works again (`AlertLedger.resume_rule_edits`), instead of every pass.
+            await self._ledger.postpone_edit(doc_id, until=self._clock.now() + HELD_EDIT_DELAY)
+            await self.on_rule_failing(rule_of_doc(doc_id), verdict.reason, str(code or ""))
+            logger.warning("Alert message edit held: its rule is failing (message %s)", doc_id)
             return True
         logger.warning("Alert message edit dropped (message %s, reason %s)", doc_id, verdict.reason)
         return False

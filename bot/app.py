@@ -25,6 +25,7 @@ from bot.digest import DigestService
 from bot.houston_service import HoustonLimits, HoustonService
 from bot.ingest import EventIngest
 from bot.linking import LinkService
+from bot.mending import ChannelMending
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
 from bot.rule_index import RuleIndex
@@ -32,10 +33,13 @@ from bot.rule_preview import RulePreviewService
 from bot.seed import SeedWorkspace, apply_seed, load_seed_file
 from bot.settings import Settings, SlackMode
 from bot.slack_setup import SlackSide, build_slack_side
+from bot.snoozing import SnoozeService
 from bot.test_messages import TestMessageService
 from bot.web import create_web_app
 from handlers import alert_bursts, channels, commands, home, houston, lifecycle, rules
 from handlers import digest as digest_handlers
+from handlers import mending as mending_handlers
+from handlers import snooze as snooze_handlers
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, EXT_SHARED, SERVICES, STORAGE, Services
 from houston.agent import Houston, build_chat_model
@@ -79,6 +83,7 @@ class Runtime:
     socket_mode: AsyncSocketModeHandler | None = None
     identity: Identity | None = None
     owns_database: bool = True
+    snoozes: SnoozeService | None = None
 
     async def start(self, *, seed_path: Path | None = None) -> None:
         """Prepare storage, seed, identify the workspace, then start routing and delivery."""
@@ -98,6 +103,8 @@ class Runtime:
         await self.router.sweep()
         self.router.start()
         self.delivery.start()
+        if self.snoozes is not None:
+            self.snoozes.start()
         await self.digest.start()
         if self.socket_mode is not None:
             # Slack traffic arrives over a WebSocket that the bot opens, instead of at /slack/events.
@@ -109,6 +116,8 @@ class Runtime:
         if self.socket_mode is not None:
             await self.socket_mode.close_async()
         self.digest.stop()
+        if self.snoozes is not None:
+            await self.snoozes.stop()
         await self.router.stop()
         await self.delivery.stop(timeout=delivery_timeout)
         await self.index.stop()
@@ -202,9 +211,19 @@ def build_runtime(
     )
     if poster is None:
         poster = SlackPoster(client=slack.client, tokens=slack.tokens) if slack else ConsolePoster(stdout)
-    delivery = DeliveryService(
-        storage=storage, poster=poster, index=index, clock=clock, web_url=settings.web_url, config=delivery_config
+    mending = ChannelMending(
+        storage=storage, clock=clock, client=slack.client if slack else None, tokens=slack.tokens if slack else None
     )
+    delivery = DeliveryService(
+        storage=storage,
+        poster=poster,
+        index=index,
+        clock=clock,
+        web_url=settings.web_url,
+        config=delivery_config,
+        mending=mending,
+    )
+    snoozes = SnoozeService(storage=storage, poster=poster, clock=clock)
     router = Router(storage=storage, index=index, clock=clock, on_deliveries=delivery.wake)
     digest = DigestService(
         storage=storage,
@@ -230,6 +249,8 @@ def build_runtime(
             index=index,
             digest=digest,
             houston_service=houston_service,
+            snoozes=snoozes,
+            mending=mending,
         )
 
     def on_stored(events: list[StoredEvent]) -> None:
@@ -258,6 +279,7 @@ def build_runtime(
         tokens=slack.single_workspace_tokens if slack else None,
         socket_mode=_build_socket_mode(settings, slack),
         owns_database=owns_database,
+        snoozes=snoozes,
     )
 
 
@@ -298,6 +320,8 @@ def _wire_handlers(
     index: RuleIndex,
     digest: DigestService,
     houston_service: HoustonService,
+    snoozes: SnoozeService,
+    mending: ChannelMending,
 ) -> None:
     test_messages = TestMessageService(
         storage=storage, poster=poster, clock=clock, index=index, web_url=settings.web_url
@@ -320,6 +344,8 @@ def _wire_handlers(
         digest=digest,
         houston=houston_service,
         rule_preview=RulePreviewService(storage=storage, clock=clock),
+        snoozes=snoozes,
+        mending=mending,
     )
 
     @slack.app.middleware
@@ -339,6 +365,8 @@ def _wire_handlers(
     houston.register(slack.app)
     digest_handlers.register(slack.app)
     alert_bursts.register(slack.app)
+    snooze_handlers.register(slack.app)
+    mending_handlers.register(slack.app)
 
 
 __all__ = ["Runtime", "StartError", "build_runtime"]

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.alert_messages import AlertDelivery, AlertMessenger, RetrySoon
 from bot.clock import Clock
 from bot.delivery_policy import Action, Verdict, backoff_seconds, classify_slack_error
+from bot.mending import ChannelMending
 from bot.posting import NoTokenError, Poster
 from bot.rule_index import RuleIndex
 from storage.events_schema import event_adapter
@@ -61,8 +62,10 @@ class DeliveryService:
         config: DeliveryConfig | None = None,
         owner: str | None = None,
         alerts: AlertMessenger | None = None,
+        mending: ChannelMending | None = None,
     ) -> None:
         self._storage = storage
+        self._mending = mending
         self._poster = poster
         self._index = index
         self._clock = clock
@@ -71,6 +74,7 @@ class DeliveryService:
         self.owner = owner or new_owner_id()
         # Every routed event is an alert whose message lives on: posted once, then edited and threaded.
         self.alerts = alerts or AlertMessenger(storage=storage, poster=poster, clock=clock, web_url=web_url)
+        self.alerts.on_rule_failing = self._rule_failing_from_edit
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -179,6 +183,8 @@ class DeliveryService:
         if rule is None:
             await self._finish(delivery, DeliveryState.FAILED, "The rule was deleted before the message was sent.")
             return None
+        if self._mending is not None and await self._mending.hold_if_failing(delivery, rule):
+            return None
         if rule.state is not RuleState.ACTIVE or rule.channel != delivery.channel:
             reason = f"The rule was {rule.state.value} or moved to another channel before the message was sent."
             await self._finish(delivery, DeliveryState.FAILED, reason)
@@ -196,6 +202,14 @@ class DeliveryService:
         return AlertDelivery(
             delivery=delivery, event=event, received_at=stored.received_at, rule=rule, workspace=workspace
         )
+
+    async def _rule_failing_from_edit(self, rule_id: str, reason: str, code: str) -> None:
+        """A summary post or an edit was refused for its channel: the rule fails as a refused post would."""
+        await self._storage.rules.mark_failing(rule_id, reason=reason, now=self._clock.now())
+        self._index.mark_stale()
+        logger.warning("Rule is failing after a refused edit (rule %s, reason %s)", rule_id, reason)
+        if self._mending is not None:
+            await self._mending.notify_failing([rule_id], code=code)
 
     async def _handle_slack_error(self, delivery: Delivery, error: SlackApiError) -> None:
         response = error.response
@@ -218,7 +232,11 @@ class DeliveryService:
                 delivery.channel,
                 verdict.reason,
             )
-            await self._finish(delivery, DeliveryState.FAILED, verdict.reason)
+            if self._mending is not None:
+                code = str(response.get("error")) if isinstance(response.data, dict) else ""
+                await self._mending.hold_failed(delivery, reason=verdict.reason, code=code)
+            else:
+                await self._finish(delivery, DeliveryState.FAILED, verdict.reason)
         elif verdict.action is Action.WORKSPACE_INACTIVE:
             await self._storage.workspaces.set_status(
                 delivery.team_id, WorkspaceStatus.INACTIVE, reason=verdict.reason, now=now

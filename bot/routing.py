@@ -16,6 +16,7 @@ from enum import Enum
 from bot.alert_policy import alert_of
 from bot.clock import Clock
 from bot.rule_index import EventFacts, RuleIndex
+from bot.snoozing import hold_snoozed
 from storage.events import StoredEvent
 from storage.events_schema import (
     ClientUpdatedEvent,
@@ -162,6 +163,7 @@ class Router:
             severity=severity,
         )
         rules = await self._index.match(facts)
+        rules = await hold_snoozed(self._storage, event, rules, now=self._clock.now())
         created = await self._storage.deliveries.create_for_event(event.id, rules, now=self._clock.now())
         if created:
             logger.info("Created deliveries (event %s, rules %s)", event.id, ",".join(rule.id for rule in rules))

@@ -40,6 +40,8 @@ BOT_SCOPES = [
     "groups:read",
     "users:read",
     "files:write",
+    "channels:join",
+    "im:write",
     "app_mentions:read",
     "channels:history",
     "groups:history",

@@ -1,8 +1,9 @@
 """The bot's channels: the cached list behind the channel picker, and the channel lifecycle events.
 
 When the bot leaves a channel, or the channel is archived or deleted, the rules on it turn failing with
-the reason; when the bot is invited back or the channel is unarchived, they resume. Private channels send
-`group_…` events where public ones send `channel_…`; both are handled alike.
+the reason, and each rule's creator gets one direct message. When the bot is invited back or the channel
+is unarchived, they resume and their held deliveries are sent. Private channels send `group_…` events
+where public ones send `channel_…`; both are handled alike.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.mending import notify_failing, release_channel
 from handlers.services import clock_of, services_of, storage_of, team_key
 from storage.models import Channel
 from storage.store import Storage
@@ -113,24 +115,26 @@ async def on_member_joined(event: dict[str, Any], context: AsyncBoltContext, cli
     except SlackApiError as error:
         logger.warning("conversations.info failed (channel %s, error %s)", channel_id, error.response.get("error"))
     await storage.channels.update(team_id, channel_id, now=now, **fields)
-    resumed = await storage.rules.resume_channel(team_id, channel_id, now=now)
+    resumed = await release_channel(storage, team_id, channel_id, now=now)
     _rules_changed(context, resumed)
     logger.info("Bot joined channel (team %s, channel %s, rules resumed %d)", team_id, channel_id, resumed)
 
 
 async def on_bot_left(event: dict[str, Any], context: AsyncBoltContext) -> None:
-    await _fail_rules(event, context, REASON_LEFT, is_member=False)
+    await _fail_rules(event, context, REASON_LEFT, code="not_in_channel", is_member=False)
 
 
 async def on_archived(event: dict[str, Any], context: AsyncBoltContext) -> None:
-    await _fail_rules(event, context, REASON_ARCHIVED, is_archived=True)
+    await _fail_rules(event, context, REASON_ARCHIVED, code="is_archived", is_archived=True)
 
 
 async def on_deleted(event: dict[str, Any], context: AsyncBoltContext) -> None:
-    await _fail_rules(event, context, REASON_DELETED, is_member=False, is_archived=True)
+    await _fail_rules(event, context, REASON_DELETED, code="channel_not_found", is_member=False, is_archived=True)
 
 
-async def _fail_rules(event: dict[str, Any], context: AsyncBoltContext, reason: str, **fields: Any) -> None:
+async def _fail_rules(
+    event: dict[str, Any], context: AsyncBoltContext, reason: str, *, code: str, **fields: Any
+) -> None:
     channel_id = _channel_id(event)
     team_id = await team_key(context)
     if not channel_id or team_id is None:
@@ -139,6 +143,7 @@ async def _fail_rules(event: dict[str, Any], context: AsyncBoltContext, reason: 
     await storage.channels.update(team_id, channel_id, now=now, **fields)
     failed = await storage.rules.fail_channel(team_id, channel_id, reason=reason.format(channel=channel_id), now=now)
     _rules_changed(context, failed)
+    await notify_failing(context, team_id, channel_id, code=code)
     logger.info(
         "Channel can no longer receive messages (team %s, channel %s, event %s, rules failing %d)",
         team_id,
@@ -155,7 +160,7 @@ async def on_unarchived(event: dict[str, Any], context: AsyncBoltContext) -> Non
         return
     storage, now = storage_of(context), clock_of(context).now()
     await storage.channels.update(team_id, channel_id, now=now, is_archived=False)
-    resumed = await storage.rules.resume_channel(team_id, channel_id, now=now)
+    resumed = await release_channel(storage, team_id, channel_id, now=now)
     _rules_changed(context, resumed)
     logger.info("Channel unarchived (team %s, channel %s, rules resumed %d)", team_id, channel_id, resumed)
 

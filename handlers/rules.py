@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.channels import member_channels, refresh_channels
 from handlers.home import client_names, refresh_home
+from handlers.mending import check_chosen_channel, joinable_channels, release_rule
 from handlers.permissions import check_permission, managers_hint
 from handlers.rule_form import RuleForm, parse_rule_form
 from handlers.services import clock_of, services_of, storage_of, team_key, workspace_of
@@ -188,6 +189,13 @@ async def open_add_modal(
     await client.views_open(trigger_id=trigger_id, view=build_rule_modal(model))
 
 
+async def open_edit_modal(
+    *, client: AsyncWebClient, context: AsyncBoltContext, workspace: Workspace, rule: Rule, trigger_id: str
+) -> None:
+    model = await _modal_model(context, workspace, rule=rule, form=None)
+    await client.views_open(trigger_id=trigger_id, view=build_rule_modal(model))
+
+
 async def _refuse(
     *, client: AsyncWebClient, workspace: Workspace, trigger_id: str | None, respond: AsyncRespond | None
 ) -> None:
@@ -225,8 +233,7 @@ async def on_menu(
         if trigger_id:
             await client.views_open(trigger_id=trigger_id, view=notice_modal(RULE_GONE_TITLE, RULE_GONE_TEXT))
     elif verb == MENU_EDIT and trigger_id:
-        model = await _modal_model(context, workspace, rule=rule, form=None)
-        await client.views_open(trigger_id=trigger_id, view=build_rule_modal(model))
+        await open_edit_modal(client=client, context=context, workspace=workspace, rule=rule, trigger_id=trigger_id)
     elif verb == MENU_DELETE and trigger_id:
         channel = await storage_of(context).channels.get(workspace.team_id, rule.channel)
         names = await client_names(context, workspace)
@@ -244,6 +251,9 @@ async def _pause_or_resume(context: AsyncBoltContext, rule: Rule, *, user_id: st
     if rule.state is state:
         return
     after = await storage_of(context).rules.set_state(rule.id, state, reason=None, now=clock_of(context).now())
+    if not pause and after is not None:
+        # Resume retries the channel with the alerts kept while it failed; if it still fails, they are kept again.
+        await release_rule(storage_of(context), after, now=clock_of(context).now())
     await _record(context, user_id=user_id, action="paused" if pause else "resumed", before=rule, after=after)
 
 
@@ -341,10 +351,10 @@ async def on_preview(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
 
 
 async def on_channel_options(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
-    channels = await member_channels(
-        client, storage_of(context), team_id=await team_key(context) or "", now=clock_of(context).now()
-    )
-    await ack(options=channel_options(channels, str(body.get("value") or "")))
+    storage, team_id, now = storage_of(context), await team_key(context) or "", clock_of(context).now()
+    channels = await member_channels(client, storage, team_id=team_id, now=now)
+    joinable = await joinable_channels(client, storage, team_id=team_id, now=now)
+    await ack(options=channel_options(channels, str(body.get("value") or ""), joinable))
 
 
 async def on_client_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -373,26 +383,53 @@ async def _submitting_manager(
 
 
 async def on_rule_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
-    user_id = body["user"]["id"]
     workspace = await _submitting_manager(ack, body, client, context)
     if workspace is None:
         return
-    form = parse_rule_form(body["view"])
+    await save_rule_form(ack, body, client, context, workspace, parse_rule_form(body["view"]))
+
+
+async def save_rule_form(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    workspace: Workspace,
+    form: RuleForm,
+    *,
+    close_all: bool = False,
+) -> None:
+    """Validate and save a submitted rule form, then acknowledge the submission.
+
+    A public channel the bot is not in gets the join offer pushed over the modal. `close_all` is for the
+    join offer's own submission: it closes both modals, and shows any error in a notice instead.
+    """
+    user_id = body["user"]["id"]
     rule = await _own_rule(context, form.rule_id)
     if form.rule_id and rule is None:
         await ack(response_action="update", view=notice_modal(RULE_GONE_TITLE, RULE_GONE_TEXT))
         return
     errors, spec = await _validate(client, context, workspace, form)
-    if errors or spec is None:
-        await ack(response_action="errors", errors=errors)
-        return
-    saved, error = await _save(context, spec, rule)
+    if errors.get(CHANNEL_BLOCK) == CHANNEL_LEFT_ERROR and not close_all:
+        check = await check_chosen_channel(client, workspace, form)
+        if check.offer is not None and len(errors) == 1:
+            await ack(response_action="push", view=check.offer)
+            return
+        errors[CHANNEL_BLOCK] = check.error or CHANNEL_LEFT_ERROR
+    saved, error = (None, None) if errors or spec is None else await _save(context, spec, rule, created_by=user_id)
     if error:
-        await ack(response_action="errors", errors={CHANNEL_BLOCK: error})
+        errors[CHANNEL_BLOCK] = error
+    if errors or saved is None:
+        if close_all:
+            await ack(response_action="update", view=notice_modal(RULE_GONE_TITLE, " ".join(errors.values())))
+        else:
+            await ack(response_action="errors", errors=errors)
         return
-    if saved is not None:
-        saved = await _save_burst_policy(context, saved, form)
-    await ack()
+    saved = await _save_burst_policy(context, saved, form)
+    await ack(response_action="clear") if close_all else await ack()
+    if rule is not None and rule.state is RuleState.FAILING:
+        # The form only saves a channel the bot is in, so the rule can post again, to its new channel if moved.
+        await release_rule(storage_of(context), saved, now=clock_of(context).now())
     await _record(context, user_id=user_id, action="edited" if rule else "added", before=rule, after=saved)
     await refresh_home(body, client, context)
 
@@ -436,11 +473,13 @@ async def _bot_is_in(client: AsyncWebClient, context: AsyncBoltContext, team_id:
     return usable(await storage.channels.get(team_id, channel_id))
 
 
-async def _save(context: AsyncBoltContext, spec: RuleSpec, rule: Rule | None) -> tuple[Rule | None, str | None]:
+async def _save(
+    context: AsyncBoltContext, spec: RuleSpec, rule: Rule | None, *, created_by: str
+) -> tuple[Rule | None, str | None]:
     rules, now = storage_of(context).rules, clock_of(context).now()
     try:
         if rule is None:
-            return await rules.create(spec, now=now), None
+            return await rules.create(spec, now=now, created_by=created_by), None
         return await rules.update_spec(rule.id, spec, now=now), None
     except RuleConflict as conflict:
         if rule is not None and conflict.existing.id == rule.id:
@@ -465,6 +504,9 @@ async def _save_burst_policy(context: AsyncBoltContext, rule: Rule, form: RuleFo
     return await rules.get(rule.id) or rule
 
 
+submitting_manager = _submitting_manager
+
+
 async def on_delete_submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext):
     user_id = body["user"]["id"]
     if await _submitting_manager(ack, body, client, context) is None:
@@ -476,4 +518,4 @@ async def on_delete_submitted(ack: AsyncAck, body: dict[str, Any], client: Async
     await refresh_home(body, client, context)
 
 
-__all__ = ["ALL_CLIENTS_VALUE", "open_add_modal", "register", "rules_message"]
+__all__ = ["ALL_CLIENTS_VALUE", "open_add_modal", "open_edit_modal", "register", "rules_message", "save_rule_form"]

@@ -5,7 +5,7 @@ Handlers never import `bot/`: each service is described here by the small protoc
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncBoltContext
 from handlers.permissions import AdminCache
 from storage.events_schema import Severity
 from storage.models import DigestSettings, NotificationType, Rule, Workspace
+from storage.snoozes import Snooze
 from storage.store import Storage
 from views.messages import SlackMessage
 from views.rule_preview import RulePreview
@@ -165,6 +166,22 @@ class RulesChanged(Protocol):
         ...
 
 
+class SnoozeControl(Protocol):
+    async def end(self, snooze_id: str, *, user_id: str) -> Snooze | None:
+        """End an active snooze now and post its end reply; return None when it had already ended."""
+        ...
+
+    async def describe_subject(self, snooze: Snooze) -> str | None:
+        """Describe a subject snooze's client and metric (task, service) as mrkdwn."""
+        ...
+
+
+class FailingRuleNotifier(Protocol):
+    async def notify_failing(self, rule_ids: Iterable[str], *, code: str) -> int:
+        """Send each failing rule's creator the one direct message about this failure; return how many."""
+        ...
+
+
 @dataclass(frozen=True)
 class Services:
     test_messages: TestMessageSender
@@ -176,6 +193,8 @@ class Services:
     digest: DigestControl | None = None
     houston: HoustonAsker | None = None
     rule_preview: RulePreviewer | None = None
+    snoozes: SnoozeControl | None = None
+    mending: FailingRuleNotifier | None = None
 
 
 async def workspace_of(context: AsyncBoltContext) -> Workspace | None:

@@ -37,6 +37,11 @@ def alert_doc_id(*, rule_id: str, kind: str, group: str, key: str) -> str:
     return f"{rule_id}|" + json.dumps([kind, group, key], ensure_ascii=False)
 
 
+def rule_of_doc(doc_id: str) -> str:
+    """Return the rule id of an alert or summary document id (both start with it; rule ids have no `|`)."""
+    return doc_id.split("|", 1)[0]
+
+
 @dataclass(frozen=True)
 class AlertRecord:
     """One alert's message for one rule."""
@@ -238,10 +243,10 @@ class AlertLedger:
         )
         return _to_alert(document) if document else None
 
-    async def store_posted(self, doc_id: str, *, ts: str, now: datetime) -> None:
-        await self._collection.update_one(
-            {"_id": doc_id}, {"$set": {"message": "posted", "ts": ts, "claim_until": None, "next_edit_at": now}}
-        )
+    async def store_posted(self, doc_id: str, *, ts: str, channel: str, now: datetime) -> None:
+        # The channel is stored with the ts: a held first post may be sent after its rule moved channel.
+        fields = {"message": "posted", "ts": ts, "channel": channel, "claim_until": None, "next_edit_at": now}
+        await self._collection.update_one({"_id": doc_id}, {"$set": fields})
 
     async def record_repeat(self, doc_id: str, *, event_id: str, label: str, severity: int, at: datetime) -> None:
         await self._collection.update_one(
@@ -426,6 +431,17 @@ class AlertLedger:
     async def postpone_edit(self, doc_id: str, *, until: datetime) -> None:
         """Keep the next edit of a message from being sent before `until`."""
         await self._collection.update_one({"_id": doc_id}, {"$max": {"next_edit_at": until}})
+
+    async def channel_of(self, doc_id: str) -> str | None:
+        document = await self._collection.find_one({"_id": doc_id}, projection={"channel": 1})
+        return str(document["channel"]) if document and document.get("channel") else None
+
+    async def resume_rule_edits(self, rule_id: str, *, now: datetime) -> int:
+        """Make a rule's held edits due now, once its channel works again; return how many."""
+        result = await self._collection.update_many(
+            {"rule_id": rule_id, "dirty": True}, {"$set": {"next_edit_at": now}}
+        )
+        return int(result.modified_count)
 
     async def mark_dirty_again(self, doc_id: str) -> None:
         """Keep changes pending after a failed edit, so the next pass sends them."""

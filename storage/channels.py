@@ -44,6 +44,23 @@ class ChannelRepository:
         )
         await self._refreshes.update_one({"_id": team_id}, {"$set": {"refreshed_at": now}}, upsert=True)
 
+    async def merge_public_channels(self, team_id: str, channels: Sequence[Channel], *, now: datetime) -> None:
+        """Store public channels from `conversations.list`; membership the cache already has is kept."""
+        for channel in channels:
+            fields = {name: value for name, value in _fields(channel).items() if name != "is_member"}
+            await self._collection.update_one(
+                {"team_id": team_id, "channel_id": channel.channel_id},
+                {"$set": {**fields, "updated_at": now}, "$setOnInsert": {"is_member": channel.is_member}},
+                upsert=True,
+            )
+        await self._refreshes.update_one(
+            {"_id": _public_refresh_key(team_id)}, {"$set": {"refreshed_at": now}}, upsert=True
+        )
+
+    async def public_refreshed_at(self, team_id: str) -> datetime | None:
+        document = await self._refreshes.find_one({"_id": _public_refresh_key(team_id)})
+        return utc(document["refreshed_at"]) if document else None
+
     async def refreshed_at(self, team_id: str) -> datetime | None:
         document = await self._refreshes.find_one({"_id": team_id})
         return utc(document["refreshed_at"]) if document else None
@@ -69,6 +86,11 @@ class ChannelRepository:
             query["is_member"] = True
         cursor = self._collection.find(query).sort("name", ASCENDING)
         return [_to_channel(document) async for document in cursor]
+
+
+def _public_refresh_key(team_id: str) -> str:
+    # Team ids contain no "#", so this never collides with the member listing's key, the team id itself.
+    return f"{team_id}#public"
 
 
 def _fields(channel: Channel) -> dict[str, Any]:

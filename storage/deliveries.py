@@ -112,6 +112,31 @@ class DeliveryRepository:
             logger.warning("Delivery lease was lost before the result was stored (delivery %s)", delivery.id)
         return bool(result.modified_count)
 
+    async def hold(self, delivery: Delivery, *, reason: str, now: datetime) -> bool:
+        """Keep a leased delivery unsent, without using up its attempts, until `release_held` requeues it."""
+        fields = {"state": DeliveryState.HELD.value, "last_error": reason, "attempts": max(0, delivery.attempts - 1)}
+        return await self._finish_lease(delivery, fields, now=now)
+
+    async def release_held(self, rule_id: str, *, channel: str, now: datetime) -> int:
+        """Make the held deliveries of a rule pending and due now, addressed to `channel`; return how many."""
+        result = await self._collection.update_many(
+            {"rule_id": rule_id, "state": DeliveryState.HELD.value},
+            {
+                "$set": {
+                    "state": DeliveryState.PENDING.value,
+                    "channel": channel,
+                    "next_attempt_at": now,
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "updated_at": now,
+                }
+            },
+        )
+        return int(result.modified_count)
+
+    async def count_held(self, rule_id: str) -> int:
+        return int(await self._collection.count_documents({"rule_id": rule_id, "state": DeliveryState.HELD.value}))
+
     async def release_leases(self, *, owner: str, now: datetime) -> int:
         result = await self._collection.update_many(
             {"lease_owner": owner, "state": DeliveryState.PENDING.value},

@@ -158,6 +158,14 @@ class EventRepository:
         cursor = self._collection.find(query).sort([("received_at", ASCENDING), ("_id", ASCENDING)]).limit(limit)
         return [_to_event(document) async for document in cursor]
 
+    async def list_of_type(
+        self, *, agency_id: str, client_id: str, event_type: str, since: datetime, limit: int = 200
+    ) -> list[StoredEvent]:
+        """Return a client's events of one type received since `since`, oldest first."""
+        query = {"agency_id": agency_id, "client_id": client_id, "type": event_type, "received_at": {"$gte": since}}
+        cursor = self._collection.find(query).sort("received_at", ASCENDING).limit(limit)
+        return [_to_event(document) async for document in cursor]
+
     async def mark_routed(self, event_id: str, *, now: datetime) -> None:
         await self._collection.update_one({"_id": event_id, "routed_at": None}, {"$set": {"routed_at": now}})
 

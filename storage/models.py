@@ -107,6 +107,8 @@ class Rule:
     # further new alerts are gathered into one summary message. Rules stored without them use these defaults.
     burst_window_seconds: int = 60
     burst_threshold: int = 1
+    # The Slack user who added the rule in Slack; None for rules from the CLI, a seed file or older versions.
+    created_by: str | None = None
 
 
 class DeliveryState(str, Enum):
@@ -116,6 +118,8 @@ class DeliveryState(str, Enum):
     FAILED = "failed"
     # Retries exhausted on an error that might have passed.
     DEAD = "dead"
+    # Kept while its rule is failing because of its channel; sent once the channel works again.
+    HELD = "held"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import secrets
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from storage.events_schema import Severity
 from storage.models import NotificationType, Rule, RuleState
 
 logger = logging.getLogger(__name__)
+
+# True once the rule's creator was sent the direct message about the current failure.
+FAILURE_NOTICE = "failure_notice_sent"
 
 RULE_KEY = [("team_id", ASCENDING), ("channel", ASCENDING), ("type", ASCENDING), ("client_id", ASCENDING)]
 
@@ -64,8 +68,12 @@ class RuleRepository:
         await self._collection.create_index(RULE_KEY, unique=True, name="rule_key")
         await self._collection.create_index("updated_at")
 
-    async def create(self, spec: RuleSpec, *, now: datetime, rule_id: str | None = None) -> Rule:
+    async def create(
+        self, spec: RuleSpec, *, now: datetime, rule_id: str | None = None, created_by: str | None = None
+    ) -> Rule:
         document = {"_id": rule_id or new_rule_id(), **_spec_fields(spec), **_active(now), "created_at": now}
+        if created_by is not None:
+            document["created_by"] = created_by
         try:
             await self._collection.insert_one(document)
         except DuplicateKeyError:
@@ -111,7 +119,7 @@ class RuleRepository:
         """Mark an active rule failing; return True when this call changed it."""
         result = await self._collection.update_one(
             {"_id": rule_id, "state": RuleState.ACTIVE.value},
-            {"$set": {"state": RuleState.FAILING.value, "failure_reason": reason, "updated_at": now}},
+            {"$set": _failing(reason, now)},
         )
         return bool(result.modified_count)
 
@@ -151,7 +159,7 @@ class RuleRepository:
         """Mark the active rules on a channel failing; return how many changed."""
         result = await self._collection.update_many(
             {"team_id": team_id, "channel": channel, "state": RuleState.ACTIVE.value},
-            {"$set": {"state": RuleState.FAILING.value, "failure_reason": reason, "updated_at": now}},
+            {"$set": _failing(reason, now)},
         )
         return int(result.modified_count)
 
@@ -162,6 +170,23 @@ class RuleRepository:
             {"$set": {"state": RuleState.ACTIVE.value, "failure_reason": None, "updated_at": now}},
         )
         return int(result.modified_count)
+
+    async def list_failing(self, team_id: str, channel: str) -> builtins.list[Rule]:
+        """Return the failing rules that post to a channel."""
+        query = {"team_id": team_id, "channel": channel, "state": RuleState.FAILING.value}
+        return [_to_rule(document) async for document in self._collection.find(query)]
+
+    async def claim_failure_notice(self, rule_id: str, *, now: datetime) -> bool:
+        """Claim the one direct message about a failing rule; return True for the single caller that wins.
+
+        Each transition into the failing state clears the claim, so a rule that fails again after it was
+        mended is announced again. The claim does not move `updated_at`, so the rule index does not reload.
+        """
+        result = await self._collection.update_one(
+            {"_id": rule_id, "state": RuleState.FAILING.value, FAILURE_NOTICE: {"$ne": True}},
+            {"$set": {FAILURE_NOTICE: True, "failure_notice_at": now}},
+        )
+        return bool(result.modified_count)
 
     async def last_change(self) -> tuple[int, datetime | None]:
         """Return the count and latest `updated_at`, so a cache can tell whether anything changed."""
@@ -178,6 +203,10 @@ def _spec_fields(spec: RuleSpec) -> dict[str, Any]:
         "client_id": spec.client_id,
         "min_severity": spec.min_severity.value if spec.min_severity else None,
     }
+
+
+def _failing(reason: str, now: datetime) -> dict[str, Any]:
+    return {"state": RuleState.FAILING.value, "failure_reason": reason, "updated_at": now, FAILURE_NOTICE: False}
 
 
 def _active(now: datetime) -> dict[str, Any]:
@@ -199,4 +228,5 @@ def _to_rule(document: dict[str, Any]) -> Rule:
         updated_at=utc(document["updated_at"]),
         burst_window_seconds=int(document.get("burst_window_seconds") or 60),
         burst_threshold=int(document.get("burst_threshold") or 1),
+        created_by=document.get("created_by"),
     )

@@ -20,6 +20,7 @@ from storage.metrics import MetricsRepository
 from storage.notes import NoteRepository
 from storage.outliers import OutlierRepository
 from storage.rules import RuleRepository
+from storage.snoozes import SnoozeRepository
 from storage.workspaces import WorkspaceRepository
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Storage:
     houston_threads: HoustonThreadRepository
     houston_requests: HoustonRequestRepository
     alerts: AlertLedger
+    snoozes: SnoozeRepository
 
     @classmethod
     def create(cls, database: Database, *, retention_days: int) -> Storage:
@@ -64,6 +66,7 @@ class Storage:
             houston_requests=HoustonRequestRepository(database),
             # Alert messages expire with the deliveries that created them.
             alerts=AlertLedger(database, retention=retention),
+            snoozes=SnoozeRepository(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -82,6 +85,7 @@ class Storage:
             self.houston_threads,
             self.houston_requests,
             self.alerts,
+            self.snoozes,
         ):
             await repository.ensure_indexes()
         logger.info("Indexes are in place (database %s)", self.database.db.name)

@@ -85,6 +85,7 @@ CHANNEL_PREFIXES = ("C", "G", "D")
 USER_PREFIXES = ("U", "W")
 
 # Methods that take no bot token: the OAuth exchange uses the client id and secret instead.
+DEFAULT_USER_TIMEZONE = "Europe/Berlin"
 TOKENLESS_METHODS = frozenset({"api.test", "oauth.access", "oauth.v2.access", "oauth.v2.exchange"})
 MESSAGE_METHODS = frozenset(
     {
@@ -707,6 +708,8 @@ class SlackEmulator:
         # Users that users.info reports as workspace admins or owners; every other U/W id is a member.
         self.admin_users: set[str] = set()
         self.owner_users: set[str] = set()
+        # The `tz` that users.info reports per user; others get DEFAULT_USER_TIMEZONE.
+        self.user_timezones: dict[str, str] = {}
 
         # Socket Mode: app-level tokens accepted by apps.connections.open, the open connections, and the
         # acknowledgements received, by envelope id.
@@ -754,6 +757,9 @@ class SlackEmulator:
             "users.conversations": self._users_conversations,
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
+            "conversations.join": self._conversations_join,
+            "conversations.list": self._conversations_list,
+            "conversations.open": self._conversations_open,
             "apps.connections.open": self._apps_connections_open,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
@@ -1683,6 +1689,61 @@ class SlackEmulator:
             raise _SlackError("channel_not_found")
         return {"ok": True, "channel": self._channel_object(channel, team_id=self._acting_team_id(context))}
 
+    def _conversations_list(self, context: _CallContext) -> dict[str, Any]:
+        """List the known channels of the requested types, members or not, hiding private channels the bot is not in."""
+        params = context.params
+        limit = _parse_limit(params.get("limit"))
+        offset = _decode_cursor(params.get("cursor"))
+        wanted = {kind.strip() for kind in str(params.get("types") or "public_channel").split(",")}
+        team_id = self._acting_team_id(context)
+        listed = []
+        for channel in sorted(self._known_channels()):
+            private = channel in self.private_channels
+            if channel.startswith("D") or (private and not self._is_member(channel)):
+                continue
+            if _truthy(params.get("exclude_archived")) and channel in self.archived_channels:
+                continue
+            if ("private_channel" if private else "public_channel") in wanted:
+                listed.append(self._channel_object(channel, team_id=team_id))
+        page = listed[offset : offset + limit]
+        next_cursor = _encode_cursor(offset + limit) if offset + limit < len(listed) else ""
+        return {"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _conversations_join(self, context: _CallContext) -> dict[str, Any]:
+        """Join a public channel as the bot; a private one stays hidden (channel_not_found), as in Slack."""
+        channel = context.params.get("channel")
+        if not isinstance(channel, str) or not channel.startswith(CHANNEL_PREFIXES):
+            raise _SlackError("channel_not_found")
+        if channel in self.private_channels:
+            if self._is_member(channel):
+                raise _SlackError("method_not_supported_for_channel_type")
+            raise _SlackError("channel_not_found")
+        if channel in self.archived_channels:
+            raise _SlackError("is_archived")
+        already = self._is_member(channel)
+        if self.member_channels is not None:
+            self.member_channels.add(channel)
+        body: dict[str, Any] = {
+            "ok": True,
+            "channel": self._channel_object(channel, team_id=self._acting_team_id(context)),
+        }
+        if already:
+            body["warning"] = "already_in_channel"
+            body["response_metadata"] = {"warnings": ["already_in_channel"]}
+        return body
+
+    def _conversations_open(self, context: _CallContext) -> dict[str, Any]:
+        """Open the bot's direct message with one user: D + the rest of the user id, as chat.postMessage does."""
+        users = str(context.params.get("users") or "")
+        if not users:
+            raise _SlackError("users_list_not_supplied")
+        if "," in users:
+            # NOTE: group direct messages (mpim) are not emulated; the bot opens one-to-one ones only.
+            raise _SlackError("not_supported")
+        if not users.startswith(USER_PREFIXES):
+            raise _SlackError("user_not_found")
+        return {"ok": True, "channel": {"id": "D" + users[1:]}}
+
     def _files_get_upload_url(self, context: _CallContext) -> dict[str, Any]:
         filename, length = context.params.get("filename"), context.params.get("length")
         if not filename or length is None:
@@ -1775,7 +1836,7 @@ class SlackEmulator:
                 "is_owner": owner,
                 "is_primary_owner": False,
                 "is_bot": user in {workspace.bot_user_id for workspace in self.workspaces.values()},
-                "tz": "Europe/Berlin",
+                "tz": self.user_timezones.get(user, DEFAULT_USER_TIMEZONE),
             },
         }
 

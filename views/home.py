@@ -146,6 +146,8 @@ class HomeModel:
     # shown in the Connection section.
     digest_blocks: tuple[dict[str, Any], ...] = ()
     houston_blocks: tuple[dict[str, Any], ...] = ()
+    # The active snoozes with their Unsnooze buttons (`views.snooze`), shown in the Notifications section.
+    snooze_blocks: tuple[dict[str, Any], ...] = ()
 
 
 def build_home_view(model: HomeModel) -> dict[str, Any]:
@@ -298,6 +300,8 @@ def _notification_blocks(model: HomeModel, page: int) -> list[dict[str, Any]]:
         blocks.append(read_only_context(model.admin_names_hint))
     blocks += _rule_rows(model, page)
     blocks += _pager_blocks(page, page_count(count))
+    if model.snooze_blocks:
+        blocks += [{"type": "divider"}, *model.snooze_blocks]
     return blocks
 
 

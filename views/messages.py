@@ -70,6 +70,7 @@ DEVIATION_DOWN_EMOJI = ":arrow_down:"
 DEVIATION_FLAT_EMOJI = ":left_right_arrow:"
 DEVIATION_UNDEFINED = "no deviation in percent, the expected value is 0"
 ASK_HOUSTON_LABEL = "Ask Houston"
+SNOOZE_LABEL = "Snooze"
 
 TASK_FAILED_HEADER = "Task failed: {task_name}"
 TASK_DEAD_LETTER_HEADER = "Task dead-lettered: {task_name}"
@@ -116,6 +117,9 @@ TASK_STATE_BADGES: dict[TaskState, Badge] = {
 
 ASK_HOUSTON_ACTION_ID = "houston_ask_outlier"
 OUTLIER_ACTIONS_BLOCK_ID = "outlier_actions"
+# The Snooze button of every alert (outliers, task failures, system errors); its value is the event id.
+SNOOZE_ACTION_ID = "snooze_open"
+ALERT_ACTIONS_BLOCK_ID = "alert_actions"
 
 OUTLIER_PATH = "/clients/{client_id}/outliers/{outlier_id}"
 TASK_PATH = "/clients/{client_id}/tasks/{task_id}"
@@ -207,6 +211,7 @@ def build_system_error_message(event: SystemErrorEvent, *, web_url: str | None, 
 
     link = None if client_workspace else _link(data.url, web_url, SYSTEM_ERRORS_PATH)
     blocks.append(_context(_client_label(event.client_id), link))
+    blocks.append(_snooze_actions(event.id))
     fallback = SYSTEM_ERROR_FALLBACK.format(
         service=data.service,
         exception_type=data.exception_type,
@@ -273,7 +278,20 @@ def _ask_houston_actions(event_id: str) -> dict[str, Any]:
         "style": "primary",
         "value": event_id,
     }
-    return {"type": "actions", "block_id": OUTLIER_ACTIONS_BLOCK_ID, "elements": [button]}
+    return {"type": "actions", "block_id": OUTLIER_ACTIONS_BLOCK_ID, "elements": [button, _snooze_button(event_id)]}
+
+
+def _snooze_button(event_id: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": SNOOZE_ACTION_ID,
+        "text": _plain(truncate(SNOOZE_LABEL, MAX_BUTTON_TEXT)),
+        "value": event_id,
+    }
+
+
+def _snooze_actions(event_id: str) -> dict[str, Any]:
+    return {"type": "actions", "block_id": ALERT_ACTIONS_BLOCK_ID, "elements": [_snooze_button(event_id)]}
 
 
 def _format_deviation(observed: float, expected: float) -> str:
@@ -352,6 +370,7 @@ def build_task_failure_message(event: TaskFailedEvent, *, web_url: str | None) -
         _section_fields(fields),
         _code_section("Error", data.error, keep_end=False),
         _context(_client_label(event.client_id), _link(data.url, web_url, path)),
+        _snooze_actions(event.id),
     ]
     fallback = TASK_FALLBACK.format(state=badge.label, task_name=data.task_name, attempts=_attempts(data.attempts))
     return SlackMessage(text=_fallback(fallback), blocks=blocks)

@@ -13,6 +13,7 @@ inputs whose `block_id` and `action_id` are unchanged, so the handler passes tho
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,8 @@ SEVERITY_HINT = "Outlier alerts below this severity are not sent. Leave it empty
 
 PRIVATE_MARK = "(private)"
 SHARED_MARK = "(shared)"
+# A public channel the bot is not in yet: saving the rule offers to join it.
+JOIN_MARK = "(joins on save)"
 
 DELETE_TITLE = "Delete notification"
 DELETE_SUBMIT = "Delete"
@@ -246,12 +249,13 @@ def _severity_option(severity: Severity) -> dict[str, Any]:
 # --- Options for the external selects ---------------------------------------------------------------
 
 
-def channel_options(channels: list[Channel], query: str) -> list[dict[str, Any]]:
+def channel_options(channels: list[Channel], query: str, joinable: Sequence[Channel] = ()) -> list[dict[str, Any]]:
     """List the channels the bot can post to whose name contains `query`, for the channel picker.
 
-    Only channels the bot is a member of and that are not archived are listed, sorted by name, at most
-    100 (Slack's limit for one options response). A leading "#" in the query is ignored. The option value
-    is the channel id.
+    Only channels the bot is a member of and that are not archived are listed, sorted by name, then the
+    public channels of `joinable` that the bot could join, marked as such. At most 100 are listed (Slack's
+    limit for one options response). A leading "#" in the query is ignored. The option value is the
+    channel id.
     """
     needle = query.strip().lstrip("#").lower()
     matching = [
@@ -263,12 +267,27 @@ def channel_options(channels: list[Channel], query: str) -> list[dict[str, Any]]
         and len(channel.channel_id) <= MAX_OPTION_VALUE
     ]
     matching.sort(key=lambda channel: (channel.name.lower(), channel.channel_id))
-    return [_channel_option(channel) for channel in matching[:MAX_SELECT_OPTIONS]]
+    options = [_channel_option(channel) for channel in matching[:MAX_SELECT_OPTIONS]]
+    listed = {channel.channel_id for channel in matching}
+    extra = [
+        channel
+        for channel in joinable
+        if channel.channel_id not in listed
+        and not channel.is_member
+        and not channel.is_private
+        and not channel.is_archived
+        and needle in channel.name.lower()
+        and len(channel.channel_id) <= MAX_OPTION_VALUE
+    ]
+    extra.sort(key=lambda channel: (channel.name.lower(), channel.channel_id))
+    room = MAX_SELECT_OPTIONS - len(options)
+    return options + [_channel_option(channel, joins=True) for channel in extra[: max(0, room)]]
 
 
-def _channel_option(channel: Channel) -> dict[str, Any]:
+def _channel_option(channel: Channel, *, joins: bool = False) -> dict[str, Any]:
     """Build "#name (private) (shared)", cutting the name so that the marks stay visible."""
-    marks = [mark for mark, on in ((PRIVATE_MARK, channel.is_private), (SHARED_MARK, channel.is_shared)) if on]
+    flags = ((PRIVATE_MARK, channel.is_private), (SHARED_MARK, channel.is_shared), (JOIN_MARK, joins))
+    marks = [mark for mark, on in flags if on]
     suffix = "".join(f" {mark}" for mark in marks)
     name = truncate("#" + channel.name, MAX_OPTION_TEXT - len(suffix))
     return option(name + suffix, channel.channel_id)

@@ -275,8 +275,9 @@ async def test_submit_errors_under_fields(bot: RunningBot, admin: SlackClient, s
     assert duplicate["response_action"] == "errors"
     assert "already" in duplicate["errors"]["channel"]
 
+    slack.archived_channels.add("C0GONE")
     left = await (await admin.submit(modal, rule_values("C0GONE", "system_errors", "__all__"))).json()
-    assert "no longer in this channel" in left["errors"]["channel"]
+    assert "archived" in left["errors"]["channel"]
 
     outside = await (await admin.submit(modal, rule_values("C0ALERTS", "system_errors", "cl-zulu"))).json()
     assert "not part of your account" in outside["errors"]["client"]

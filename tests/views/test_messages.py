@@ -245,8 +245,10 @@ def test_outlier_ask_houston_button() -> None:
 
     message = build(event)
     (actions,) = blocks_of_type(message, "actions")
-    (button,) = actions["elements"]
+    button, snooze = actions["elements"]
 
+    assert snooze["action_id"] == "snooze_open"
+    assert snooze["value"] == "evt-" + "9" * 124
     assert button["type"] == "button"
     assert button["action_id"] == ASK_HOUSTON_ACTION_ID == "houston_ask_outlier"
     assert button["value"] == "evt-" + "9" * 124
@@ -453,3 +455,22 @@ def test_message_blocks_pass_slack_sdk_validation(event_type: str) -> None:
 
         assert parsed is not None
         assert parsed.to_dict() == block
+
+
+@pytest.mark.parametrize("event_type", ["system.error", "task.failed", "outlier.detected"])
+def test_alert_has_snooze_button(event_type: str) -> None:
+    message = build(make_event(event_type, envelope={"id": "evt-snooze"}))
+
+    buttons = [element for block in blocks_of_type(message, "actions") for element in block["elements"]]
+    snoozes = [element for element in buttons if element["action_id"] == "snooze_open"]
+
+    assert len(snoozes) == 1
+    assert snoozes[0]["value"] == "evt-snooze"
+    assert snoozes[0]["text"]["text"] == "Snooze"
+
+
+@pytest.mark.parametrize("event_type", ["note.created", "note.updated"])
+def test_note_has_no_snooze_button(event_type: str) -> None:
+    message = build(make_event(event_type))
+
+    assert "snooze_open" not in blocks_json(message)

@@ -377,3 +377,28 @@ def test_delete_confirmation_unknown_channel() -> None:
 )
 def test_duplicate_rule_error(client: str | None, expected: str) -> None:
     assert duplicate_rule_error(NotificationType.OUTLIER_ALERTS, client) == expected
+
+
+def test_channel_options_add_joinable_after_members() -> None:
+    members = [make_channel("C2", "zeta")]
+    joinable = [
+        make_channel("C1", "alpha", is_member=False),
+        make_channel("C3", "secret", is_member=False, is_private=True),
+        make_channel("C4", "old", is_member=False, is_archived=True),
+        make_channel("C2", "zeta", is_member=False),
+    ]
+
+    options = channel_options(members, "", joinable)
+
+    assert [option["value"] for option in options] == ["C2", "C1"]
+    assert options[1]["text"]["text"] == "#alpha (joins on save)"
+
+
+def test_channel_options_joinable_within_limit() -> None:
+    members = [make_channel(f"C{number:03d}", f"member-{number:03d}") for number in range(95)]
+    joinable = [make_channel(f"C9{number:02d}", f"join-{number:02d}", is_member=False) for number in range(20)]
+
+    options = channel_options(members, "", joinable)
+
+    assert len(options) == 100
+    assert sum("(joins on save)" in option["text"]["text"] for option in options) == 5
