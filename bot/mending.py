@@ -6,8 +6,8 @@ channel and nothing is lost. The handlers in `handlers/mending.py` requeue them 
 again. The rule's creator gets one direct message, claimed atomically on the rule, so many failed
 deliveries, or several replicas, still send one.
 
-NOTE: the rule index routes nothing to a failing rule, so events that arrive while it fails get no
-delivery at all. Only deliveries created before the failure was noticed are held and sent later.
+The rule index keeps routing to a failing rule, so alerts that arrive while it fails are held the same
+way and sent when it works again.
 
 Who is told: the Slack user who created the rule. Rules from the command line or a seed file have no
 creator, so the workspace's installer is told, or, without one, each of its managers.

@@ -61,7 +61,9 @@ def build_index(
     index: dict[tuple[str, NotificationType], list[RoutingTarget]] = defaultdict(list)
     for rule in rules:
         workspace = by_team.get(rule.team_id)
-        if rule.state is not RuleState.ACTIVE or workspace is None:
+        # Failing rules stay routable: delivery holds their messages until the channel works again, so alerts
+        # that arrive during the failure are sent then instead of being lost. Paused rules receive nothing.
+        if rule.state not in (RuleState.ACTIVE, RuleState.FAILING) or workspace is None:
             continue
         if workspace.status is not WorkspaceStatus.ACTIVE or workspace.agency_id is None:
             continue

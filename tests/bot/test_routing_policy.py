@@ -144,11 +144,6 @@ SKIPPED_RULES = [
         id="paused-rule",
     ),
     pytest.param(
-        make_rule("rule-skipped", team_id="T0SKIP", state=RuleState.FAILING),
-        [make_workspace("T0SKIP")],
-        id="failing-rule",
-    ),
-    pytest.param(
         make_rule("rule-skipped", team_id="T0SKIP"),
         [make_workspace("T0SKIP", status=WorkspaceStatus.INACTIVE)],
         id="inactive-workspace",
@@ -165,6 +160,13 @@ def test_build_index_skips(rule: Rule, workspaces: list[Workspace]) -> None:
     rules = [rule, make_rule("rule-active")]
 
     assert indexed_rule_ids(rules, [make_workspace(), *workspaces]) == ["rule-active"]
+
+
+def test_build_index_keeps_failing_rules() -> None:
+    # Delivery holds a failing rule's messages until its channel works again, so it must still be routed to.
+    rules = [make_rule("rule-failing", team_id="T0FAIL", state=RuleState.FAILING), make_rule("rule-active")]
+
+    assert indexed_rule_ids(rules, [make_workspace(), make_workspace("T0FAIL")]) == ["rule-active", "rule-failing"]
 
 
 def test_build_index_empty() -> None:
