@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     remove = rule_commands.add_parser("remove", help="remove a rule")
     remove.add_argument("rule_id", metavar="RULE_ID")
+    export = rule_commands.add_parser("export", help="print the workspaces and rules as YAML, for `rules import`")
+    export.add_argument("--team", action="append", default=[], help="Slack team id to export; repeat for several")
+    load = rule_commands.add_parser("import", help="apply a rules file: add, change and (with --prune) remove rules")
+    load.add_argument("file", type=Path, metavar="FILE", help="YAML or JSON file in the format `rules export` writes")
+    load.add_argument("--dry-run", action="store_true", help="print the changes without writing them")
+    load.add_argument("--prune", action="store_true", help="remove stored rules of the file's workspaces it omits")
 
     grant = commands.add_parser("grant", help="print a signed install grant (needs MISSIONCONTROL_INSTALL_SECRET)")
     grant.add_argument("--agency", required=True, help="Mission Control agency id")
