@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     manifest = commands.add_parser("manifest", help="print manifest.yml with its URLs pointing at your host")
     manifest.add_argument("--url", required=True, help="public base URL of the bot, such as https://bot.example.com")
 
+    check = commands.add_parser("check", help="check settings, MongoDB, the Slack token and the manifest's scopes")
+    check.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="FILE",
+        help="app manifest to compare with the scopes the bot uses, such as one exported from the app's settings "
+        "page (default: manifest.yml of this installation)",
+    )
+
     schema = commands.add_parser("schema", help="print the JSON Schema of platform event request bodies")
     schema.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     return parser
@@ -80,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _schema(args.output)
     if args.command == "manifest":
         return _manifest(args.url)
+    if args.command == "check":
+        from bot.check import check_command
+
+        return asyncio.run(check_command(manifest=args.manifest))
     try:
         settings = load_settings()
     except SettingsError as error:
