@@ -18,13 +18,13 @@ import yaml
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.cli import MANIFEST
 from bot.settings import Settings, SettingsError, SlackMode, load_settings
 from bot.slack_setup import BOT_SCOPES
 from storage.database import Database, open_database
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 # auth.test is one small call: a slow answer is a network problem worth reporting, not waiting out.
 AUTH_TEST_TIMEOUT_SECONDS = 10
 
