@@ -1,7 +1,7 @@
 """`missioncontrol check`: settings, MongoDB, Slack's `auth.test` and the manifest's scopes, one line each.
 
-Each line starts with `ok`, `FAIL` or `skip`, then the check's name and a sentence; a failing line says what
-to do. The exit status is 1 when any check fails, so a deploy script or a container start can stop on it.
+Each line starts with `ok`, `FAIL` or `skip`, then the check's name and a sentence. A failing line also
+tells what to do. The exit status is 1 when any check fails, so a deploy script or a container start can stop on it.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from storage.database import Database, open_database
 
 logger = logging.getLogger(__name__)
 
-# auth.test is one small call: a slow answer is a network problem worth reporting, not waiting out.
+# auth.test is one small call, so a slow response is a network problem to report, not to wait out.
 AUTH_TEST_TIMEOUT_SECONDS = 10
 
-# What to do for the auth.test errors an operator meets (Slack's auth.test reference lists them).
+# Advice for the auth.test errors an operator meets (Slack's auth.test reference lists them).
 AUTH_TEST_ADVICE = {
     "invalid_auth": "SLACK_BOT_TOKEN is not a valid token: copy the Bot User OAuth Token from OAuth & Permissions",
     "not_authed": "no token reached Slack: set SLACK_BOT_TOKEN",

@@ -28,7 +28,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """An error answer: one sentence, and on 400 the problems found (at most a fixed number)."""
+    """An error response: one sentence, and on 400 the problems found (at most a fixed number)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,13 +37,13 @@ class ErrorBody(BaseModel):
 
 
 class ValidationErrorBody(ErrorBody):
-    """A 400 answer: the details are always present."""
+    """A 400 response: the details are always present."""
 
     details: Annotated[list[ErrorDetail], Field(min_length=1, max_length=MAX_ERROR_DETAILS)]
 
 
 class Accepted(BaseModel):
-    """A 202 answer: every event of the request is stored, new ones are routed."""
+    """A 202 response: every event of the request is stored, new ones are routed."""
 
     model_config = ConfigDict(extra="forbid")
 

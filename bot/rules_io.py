@@ -1,7 +1,7 @@
 """`missioncontrol rules export` and `rules import`: rules as code, in the seed-file format of `bot/seed.py`.
 
-Import plans every change before it writes anything: the file is validated against the stored workspaces
-and rules, the plan is printed as a diff (one line per added, changed or removed rule), and only a plan
+Import plans every change before it writes anything. The file is validated against the stored workspaces
+and rules, and the plan is printed as a diff with one line per added, changed or removed rule. Only a plan
 without errors is applied. Each applied change is written to the audit log as the same action a change in
 Slack records, with the user `cli`.
 """
@@ -120,8 +120,8 @@ def plan_import(seed: SeedFile, *, workspaces: Sequence[Workspace], stored: Sequ
     """Compare the file with the stored rules; raise `RulesFileError` on the first entry that cannot be applied.
 
     A file rule matches a stored rule by `id` when it gives one, otherwise by (team, channel, type, client).
-    With `prune`, stored rules of the workspaces the file names (under `workspaces` or in a rule) that no
-    file rule matches are removed; rules of other workspaces are never touched.
+    With `prune`, the stored rules that no file rule matches are removed, but only in the workspaces that the
+    file names (under `workspaces` or in a rule). Rules of other workspaces are never touched.
     """
     by_team = {workspace.team_id: workspace for workspace in workspaces}
     _check_workspaces(seed, by_team)
@@ -283,13 +283,7 @@ async def import_rules(storage: Storage, path: Path, *, dry_run: bool, prune: bo
     elif dry_run:
         out.write(f"Dry run: {counts}; nothing was written.\n")
     else:
-        try:
-            await apply_plan(plan, storage=storage, now=now)
-        except RuleConflict as conflict:
-            raise RulesFileError(
-                f"rule {conflict.existing.id} was changed while the import ran, so the import stopped part way: "
-                "run it again to finish."
-            ) from None
+        await apply_plan(plan, storage=storage, now=now)
         out.write(f"Imported: {counts}.\n")
 
 
@@ -332,54 +326,67 @@ def _field_text(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-async def apply_plan(plan: ImportPlan, *, storage: Storage, now: datetime) -> int:
+async def apply_plan(plan: ImportPlan, *, storage: Storage, now: datetime) -> None:
     """Write the plan: removals first, then changes, then additions, so a freed key can be taken again.
 
-    Returns the number of rules written. Each write is audited as the Slack surface audits the same change.
+    Each write is audited as the Slack surface audits the same change. Raises `RulesFileError` naming how
+    many changes were written when a rule changed in the meantime.
     """
-    # NOTE: MongoDB writes here are one document at a time (the house avoids multi-document transactions),
-    # so a rule changed in Slack while the import runs can still make a write fail after earlier ones; the
-    # caller reports how many were written then.
-    ordered = sorted(plan.changes, key=lambda change: ("removed", "changed", "added").index(change.kind))
-    written = 0
-    for change in ordered:
-        if change.after is None and change.before is not None:
-            await storage.rules.delete(change.before.id)
-            await audit_rule_change(storage, "deleted", before=change.before, after=None, now=now)
-        elif change.before is not None and change.after is not None:
-            after = await _update(storage, change.before, change.after, now=now)
-            await audit_rule_change(
-                storage, _change_action(change.before, after), before=change.before, after=after, now=now
-            )
-        elif change.after is not None:
-            after = await _create(storage, change.after, now=now)
-            await audit_rule_change(storage, "added", before=None, after=after, now=now)
-        written += 1
-    logger.info("Rules imported (added %d, changed %d, removed %d)", *(plan.count(k) for k in _KINDS))
-    return written
+    # NOTE: the writes go one document at a time, because the house avoids multi-document transactions. So a
+    # rule changed in Slack while the import runs can make a write fail after earlier ones were made.
+    ordered = sorted(plan.changes, key=lambda change: _KINDS.index(change.kind))
+    for written, change in enumerate(ordered):
+        try:
+            await _apply_change(change, storage=storage, now=now)
+        except (RuleConflict, _RuleGone) as error:
+            rule_id = error.existing.id if isinstance(error, RuleConflict) else str(error)
+            raise RulesFileError(
+                f"rule {rule_id} was changed in the meantime, so the import stopped after {written} of "
+                f"{len(ordered)} changes: run it again to finish."
+            ) from None
+    logger.info("Rules imported (added %d, changed %d, removed %d)", *(plan.count(kind) for kind in _KINDS))
 
 
-_KINDS = ("added", "changed", "removed")
+async def _apply_change(change: RuleChange, *, storage: Storage, now: datetime) -> None:
+    if change.after is None and change.before is not None:
+        await storage.rules.delete(change.before.id)
+        await audit_rule_change(storage, "deleted", before=change.before, after=None, now=now)
+    elif change.before is not None and change.after is not None:
+        after = await _update(storage, change.before, change.after, now=now)
+        await audit_rule_change(
+            storage, _change_action(change.before, after), before=change.before, after=after, now=now
+        )
+    elif change.after is not None:
+        after = await _create(storage, change.after, now=now)
+        await audit_rule_change(storage, "added", before=None, after=after, now=now)
 
 
-async def _create(storage: Storage, wanted: Rule, *, now: datetime) -> Rule:
-    rule_id = None if wanted.id == NEW_RULE_ID else wanted.id
-    rule = await storage.rules.create(_spec_of(wanted), now=now, rule_id=rule_id)
-    if wanted.state is not rule.state:
-        updated = await storage.rules.set_state(rule.id, wanted.state, reason=None, now=now)
+class _RuleGone(Exception):
+    """A rule of the plan was deleted while the import ran; the message is its id."""
+
+
+# The order changes are applied in.
+_KINDS = ("removed", "changed", "added")
+
+
+async def _create(storage: Storage, target: Rule, *, now: datetime) -> Rule:
+    rule_id = None if target.id == NEW_RULE_ID else target.id
+    rule = await storage.rules.create(_spec_of(target), now=now, rule_id=rule_id)
+    if target.state is not rule.state:
+        updated = await storage.rules.set_state(rule.id, target.state, reason=None, now=now)
         assert updated is not None  # created just above
         rule = updated
     return rule
 
 
-async def _update(storage: Storage, before: Rule, wanted: Rule, *, now: datetime) -> Rule:
+async def _update(storage: Storage, before: Rule, target: Rule, *, now: datetime) -> Rule:
     rule: Rule | None = before
-    if _spec_of(before) != _spec_of(wanted):
-        rule = await storage.rules.update_spec(before.id, _spec_of(wanted), now=now)
-    if rule is not None and wanted.state is not rule.state:
-        rule = await storage.rules.set_state(before.id, wanted.state, reason=None, now=now)
+    if _spec_of(before) != _spec_of(target):
+        rule = await storage.rules.update_spec(before.id, _spec_of(target), now=now)
+    if rule is not None and target.state is not rule.state:
+        rule = await storage.rules.set_state(before.id, target.state, reason=None, now=now)
     if rule is None:
-        raise RulesFileError(f"rule {before.id} was deleted while the import ran: run the import again.")
+        raise _RuleGone(before.id)
     return rule
 
 

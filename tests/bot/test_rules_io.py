@@ -6,10 +6,12 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bot.cli import build_parser
 from bot.rules_cli import run_rules_command
+from bot.rules_io import RulesFileError, apply_plan, load_import_file, plan_import
 from bot.settings import load_settings
 from storage.events_schema import Severity
 from storage.models import NotificationType, Rule, RuleState
@@ -356,3 +358,25 @@ async def test_rules_add_and_remove_audited(storage: Storage) -> None:
 
     assert [entry.action for entry in audit] == ["deleted", "added"]
     assert {entry.user_id for entry in audit} == {"cli"}
+
+
+async def test_import_stops_on_concurrent_delete(storage: Storage, tmp_path: Path) -> None:
+    rules = await seed_rules(storage)
+    path = await export_to(storage, tmp_path, "T0AGENCY")
+    edit(path, {"min_severity": "critical"}, index=0)
+    plan = plan_import(
+        load_import_file(path),
+        workspaces=await storage.workspaces.list_all(),
+        stored=await storage.rules.list(),
+        prune=False,
+    )
+    # Someone deletes the rule in Slack between the plan and its writes.
+    await storage.rules.delete(rules["outliers"].id)
+
+    with pytest.raises(RulesFileError) as raised:
+        await apply_plan(plan, storage=storage, now=NOW)
+
+    assert str(raised.value) == (
+        f"rule {rules['outliers'].id} was changed in the meantime, so the import stopped after 0 of 1 changes: "
+        "run it again to finish."
+    )
