@@ -26,14 +26,16 @@ COPY examples ./examples
 RUN /opt/venv/bin/pip install --editable . \
     && find /app -name "__pycache__" -prune -exec rm -rf {} +
 
-# Final stage: the slim base, the environment and the source, run as an unprivileged user.
+# Final stage: the slim base, the environment and the source, run as an unprivileged user. The code is
+# read-only for that user, so matplotlib (digest charts) keeps its cache under /tmp.
 FROM python:${PYTHON_VERSION}-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=3000 \
-    LOG_FORMAT=json
+    LOG_FORMAT=json \
+    MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 missioncontrol \
     && useradd --system --uid 10001 --gid missioncontrol --home-dir /app --shell /usr/sbin/nologin missioncontrol
 COPY --from=build /opt/venv /opt/venv

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! docker info >/dev/null 2>&1; then
-  echo "No Docker engine answers (docker info failed): start one, or run this where one runs." >&2
+  echo "No Docker engine is reachable (docker info failed): start one, or run this where one runs." >&2
   exit 2
 fi
 tag="${1:-missioncontrol-slack:bench}"

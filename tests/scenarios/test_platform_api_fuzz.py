@@ -1,7 +1,7 @@
 """The served OpenAPI document: equal to the models, and schemathesis finds no failure against the live bot.
 
 schemathesis generates requests from the document (valid ones, and for the platform endpoint invalid ones
-too), signs each like the platform does, and checks every answer: no 5xx, a documented status code and
+too), signs each like the platform does, and checks every response: no 5xx, a documented status code and
 content type, and a body matching the documented schema. The bot runs in local mode on 127.0.0.1 with the
 in-memory store; schemathesis calls it from a worker thread, because its client blocks while the bot's
 event loop has to keep serving.
@@ -68,7 +68,7 @@ class PlatformSignature(requests.auth.AuthBase):
 
 
 def fuzz(spec: dict[str, Any], base_url: str) -> dict[str, Counter[int]]:
-    """Run schemathesis over every operation; return the status codes answered per operation and mode."""
+    """Run schemathesis over every operation; return the response status codes per operation and mode."""
     schema = schemathesis.openapi.from_dict(spec)
     session = requests.Session()
     statuses: dict[str, Counter[int]] = {}
