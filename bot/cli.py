@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     remove = rule_commands.add_parser("remove", help="remove a rule")
     remove.add_argument("rule_id", metavar="RULE_ID")
+    export = rule_commands.add_parser("export", help="print the workspaces and rules as YAML, for `rules import`")
+    export.add_argument("--team", action="append", default=[], help="Slack team id to export; repeat for several")
+    load = rule_commands.add_parser("import", help="apply a rules file: add, change and (with --prune) remove rules")
+    load.add_argument("file", type=Path, metavar="FILE", help="YAML or JSON file in the format `rules export` writes")
+    load.add_argument("--dry-run", action="store_true", help="print the changes without writing them")
+    load.add_argument("--prune", action="store_true", help="remove stored rules of the file's workspaces it omits")
 
     grant = commands.add_parser("grant", help="print a signed install grant (needs MISSIONCONTROL_INSTALL_SECRET)")
     grant.add_argument("--agency", required=True, help="Mission Control agency id")
@@ -63,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     manifest = commands.add_parser("manifest", help="print manifest.yml with its URLs pointing at your host")
     manifest.add_argument("--url", required=True, help="public base URL of the bot, such as https://bot.example.com")
 
+    check = commands.add_parser("check", help="check settings, MongoDB, the Slack token and the manifest's scopes")
+    check.add_argument(
+        "--manifest",
+        type=Path,
+        metavar="FILE",
+        help="app manifest to compare with the scopes the bot uses, such as one exported from the app's settings "
+        "page (default: manifest.yml of this installation)",
+    )
+
     schema = commands.add_parser("schema", help="print the JSON Schema of platform event request bodies")
     schema.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     return parser
@@ -74,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _schema(args.output)
     if args.command == "manifest":
         return _manifest(args.url)
+    if args.command == "check":
+        from bot.check import check_command
+
+        return asyncio.run(check_command(manifest=args.manifest))
     try:
         settings = load_settings()
     except SettingsError as error:

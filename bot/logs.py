@@ -15,13 +15,39 @@ from aiohttp.web import BaseRequest, StreamResponse
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+# The ids a JSON log line carries as fields of their own, so log search can filter on them.
+ID_FIELDS = ("team", "channel", "rule", "event", "delivery", "user")
+# Log messages name their ids in a trailing group such as "(team T0001, rule rule_ab12)".
+_MESSAGE_GROUP = re.compile(r"\(([^()]*)\)")
+_MESSAGE_ID = re.compile(r"^(team|channel|rule|event|delivery|user) ([^\s,]+)$")
+
+
+def log_ids(record: logging.LogRecord, message: str) -> dict[str, str]:
+    """Collect the ids of a record: from `extra` (`team` or `team_id`, and so on), else from the message."""
+    ids: dict[str, str] = {}
+    for group in _MESSAGE_GROUP.findall(message):
+        for part in group.split(", "):
+            found = _MESSAGE_ID.match(part.strip())
+            if found:
+                ids.setdefault(found.group(1), found.group(2))
+    for name in ID_FIELDS:
+        value = getattr(record, name, None) or getattr(record, f"{name}_id", None)
+        if value is not None:
+            ids[name] = str(value)
+    return ids
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the ids involved and any exception."""
+
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": message,
+            **log_ids(record, message),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

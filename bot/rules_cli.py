@@ -1,4 +1,4 @@
-"""`missioncontrol rules add|list|remove`: manage rules in the database named by MONGODB_URI."""
+"""`missioncontrol rules add|list|remove|export|import`: manage rules in the database named by MONGODB_URI."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from bot.clock import Clock, SystemClock
+from bot.rules_io import RulesFileError, audit_rule_change, export_rules, import_rules
 from bot.settings import Settings
 from storage.database import open_database
 from storage.events_schema import Severity
@@ -46,7 +47,13 @@ async def run_rules_command(
             await list_rules(storage, as_json=args.json, out=out)
         elif args.rules_command == "remove":
             await remove_rule(storage, args.rule_id, out=out)
-    except RuleCommandError as error:
+        elif args.rules_command == "export":
+            await export_rules(storage, teams=args.team, out=out)
+        elif args.rules_command == "import":
+            await import_rules(
+                storage, args.file, dry_run=args.dry_run, prune=args.prune, out=out, now=SystemClock().now()
+            )
+    except (RuleCommandError, RulesFileError) as error:
         print(f"missioncontrol: {error}", file=sys.stderr)
         return 1
     return 0
@@ -78,8 +85,10 @@ async def add_rule(storage: Storage, args: argparse.Namespace, *, out: TextIO, c
         if existing.state is RuleState.ACTIVE and existing.min_severity == severity:
             raise RuleCommandError(f"rule {existing.id} already routes this; nothing changed.") from None
         result = await storage.rules.upsert(spec, now=clock.now(), rule_id=existing.id, reactivate=True)
+        await audit_rule_change(storage, "edited", before=existing, after=result.rule, now=clock.now())
         out.write(f"Updated rule {result.rule.id} and set it active (was {existing.state.value}).\n")
         return result.rule
+    await audit_rule_change(storage, "added", before=None, after=rule, now=clock.now())
     out.write(f"Added rule {rule.id}: {_describe(rule)}\n")
     return rule
 
@@ -119,9 +128,11 @@ async def list_rules(storage: Storage, *, as_json: bool, out: TextIO) -> None:
         )
 
 
-async def remove_rule(storage: Storage, rule_id: str, *, out: TextIO) -> None:
-    if not await storage.rules.delete(rule_id):
+async def remove_rule(storage: Storage, rule_id: str, *, out: TextIO, clock: Clock | None = None) -> None:
+    rule = await storage.rules.get(rule_id)
+    if rule is None or not await storage.rules.delete(rule_id):
         raise RuleCommandError(f"rule {rule_id} was not found: list rule ids with `missioncontrol rules list`.")
+    await audit_rule_change(storage, "deleted", before=rule, after=None, now=(clock or SystemClock()).now())
     out.write(f"Removed rule {rule_id}.\n")
 
 

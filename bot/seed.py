@@ -5,6 +5,8 @@
     rules:
       - {team_id: T0001, channel: C0001, type: outlier_alerts, client_id: cl-alpha, min_severity: high}
 
+`missioncontrol rules export` writes this format too, with each rule's `id` and `paused` state.
+
 A rule is matched by `id` when the file gives one, otherwise by (team, channel, type, client); rules that
 are not in the file are kept. In single-workspace mode the workspace entry may be omitted and `team_id` too.
 """
@@ -21,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.clock import Clock
 from storage.events_schema import Severity
-from storage.models import DigestSettings, NotificationType
+from storage.models import DigestSettings, NotificationType, RuleState
 from storage.rules import RuleSpec
 from storage.store import Storage
 
@@ -70,6 +72,9 @@ class SeedRule(BaseModel):
     type: NotificationType
     client_id: str | None = None
     min_severity: Severity | None = None
+    # True pauses the rule, false resumes a paused one; omitted keeps the stored state (active when new).
+    # A failing rule stays failing with false, because it recovers when the bot can post to the channel again.
+    paused: bool | None = None
 
     @model_validator(mode="after")
     def _severity_on_outliers_only(self) -> SeedRule:
@@ -109,6 +114,15 @@ def load_seed_file(path: Path) -> SeedFile:
         reason = "is not a known key; remove it" if first["type"] == "extra_forbidden" else first["msg"]
         reason = reason.removeprefix("Value error, ")
         raise SeedError(f"Invalid seed file {path}: {where} {reason}.") from None
+
+
+def desired_state(current: RuleState, paused: bool | None) -> RuleState:
+    """Return the state a rule gets from a file's `paused` value (see `SeedRule.paused`)."""
+    if paused is True:
+        return RuleState.PAUSED
+    if paused is False and current is RuleState.PAUSED:
+        return RuleState.ACTIVE
+    return current
 
 
 async def apply_seed(
@@ -160,6 +174,9 @@ async def apply_seed(
         client_id = workspace.client_id or rule.client_id
         spec = RuleSpec(team_id, rule.channel, rule.type, client_id, rule.min_severity)
         result = await storage.rules.upsert(spec, now=now, rule_id=rule.id)
+        wanted = desired_state(result.rule.state, rule.paused)
+        if wanted is not result.rule.state:
+            await storage.rules.set_state(result.rule.id, wanted, reason=None, now=now)
         created += result.created
         updated += not result.created
     logger.info("Seed applied (workspaces %d, rules created %d, updated %d)", len(workspaces), created, updated)

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 
 from bot.ingest import EventIngest, error_response
+from bot.openapi import OPENAPI_PATH, build_openapi
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ def create_web_app(
             return error_response(404, OAUTH_NOT_CONFIGURED)
         return await to_aiohttp_response(await oauth_flow.handle_callback(await to_bolt_request(request)))
 
+    openapi_document = build_openapi()
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.json_response(openapi_document)
+
     app = web.Application()
     app.router.add_get("/slack/install", install)
     app.router.add_get("/slack/oauth_redirect", oauth_redirect)
@@ -61,4 +67,5 @@ def create_web_app(
     app.router.add_post("/platform/events", ingest.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get(OPENAPI_PATH, openapi)
     return app

@@ -21,6 +21,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     TypeAdapter,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -41,6 +42,20 @@ def _only_numbers(value: Any) -> Any:
 
 
 Number = Annotated[int | float, BeforeValidator(_only_numbers)]
+# pydantic cannot put `ge` on the anyOf of Number's JSON Schema (it writes a bare "ge" key that validators
+# ignore), so the published schema states the minimum itself.
+NonNegativeNumber = Annotated[Number, Field(ge=0), WithJsonSchema({"type": "number", "minimum": 0})]
+
+
+def _whole_float_to_int(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer, so a client that validates against the published schema may send it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer that is not a JSON true/false or a numeric string; 3.0 is accepted as 3.
+Count = Annotated[StrictInt, Field(ge=0), BeforeValidator(_whole_float_to_int)]
 
 
 class Severity(str, Enum):
@@ -99,7 +114,7 @@ class TaskFailedData(_Data):
     task_name: ShortText
     state: TaskState
     error: LongText
-    attempts: Annotated[StrictInt, Field(ge=0)]
+    attempts: Count
     url: Url | None = None
 
 
@@ -140,7 +155,7 @@ class ClientUpdatedData(_Data):
     name: ShortText
     industry: ShortText | None = None
     account_manager: ShortText | None = None
-    monthly_budget: Annotated[Number, Field(ge=0)] | None = None
+    monthly_budget: NonNegativeNumber | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     channels: list[ShortText] | None = None
 

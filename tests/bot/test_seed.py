@@ -8,7 +8,7 @@ import pytest
 
 from bot.seed import SeedError, SeedFile, SeedResult, SeedWorkspace, apply_seed, load_seed_file
 from storage.events_schema import Severity
-from storage.models import NotificationType, Rule
+from storage.models import NotificationType, Rule, RuleState
 from storage.store import Storage
 from tests.conftest import FakeClock
 
@@ -202,6 +202,21 @@ async def test_apply_seed_matches_rule_by_id(tmp_path: Path, storage: Storage, c
 
     assert stored.id == "rule-ops"
     assert stored.channel == "C0NEW"
+
+
+async def test_apply_seed_paused_state(tmp_path: Path, storage: Storage, clock: FakeClock) -> None:
+    rule = "  - {id: rule-ops, team_id: T0AGENCY, channel: C0001, type: system_errors%s}\n"
+
+    await apply_text(tmp_path, storage, clock, seed_text(rule % ", paused: true"))
+    paused = await only_rule(storage)
+    await apply_text(tmp_path, storage, clock, seed_text(rule % ""))
+    kept = await only_rule(storage)
+    await apply_text(tmp_path, storage, clock, seed_text(rule % ", paused: false"))
+    resumed = await only_rule(storage)
+
+    assert paused.state is RuleState.PAUSED
+    assert kept.state is RuleState.PAUSED
+    assert resumed.state is RuleState.ACTIVE
 
 
 async def test_apply_seed_keeps_rules_not_in_file(tmp_path: Path, storage: Storage, clock: FakeClock) -> None:

@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import build_runtime
+from bot.openapi import ErrorBody, NotReady
 from bot.settings import load_settings
 from storage.database import Database, open_database
 from tests.conftest import EVENTS_SECRET, load_example, signed
@@ -50,11 +51,13 @@ async def test_events_answer_503_when_storage_down(http: TestClient) -> None:
     answer = await response.json()
     assert "nothing was stored" in answer["error"]
     assert "details" not in answer
+    assert ErrorBody.model_validate(answer).details is None
 
 
 async def test_readyz_answers_503_when_storage_down(http: TestClient) -> None:
     response = await http.get("/readyz")
     assert response.status == 503
+    assert NotReady.model_validate(await response.json()).status == "unavailable"
     health = await http.get("/healthz")
     assert health.status == 200
 
