@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from bot.delivery_policy import classify_slack_error
 from storage.snoozes import HeldEvent, Snooze, SnoozeScope, SnoozeState, SnoozeSubject
 from tests.slack_emulator import check_view
 from tests.views.test_home import HOSTILE, make_rule, unsafe_markup
-from bot.delivery_policy import classify_slack_error
 from views.mending import build_failing_rule_dm, build_join_offer, join_failed_text
 from views.snooze import (
     SnoozeModalModel,
