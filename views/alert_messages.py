@@ -317,7 +317,11 @@ def _page_button(label: str, summary_id: str, page: int) -> dict[str, Any]:
 
 
 def _item_line(item: GatheredItem) -> str:
-    marks = (POSTED_ABOVE_MARK if item.posted_above else "") + (RESOLVED_MARK if item.resolved else "")
+    marks = ""
+    if item.posted_above:
+        marks += POSTED_ABOVE_MARK
+    if item.resolved:
+        marks += RESOLVED_MARK
     label = escape_and_truncate(item.label, MAX_LABEL)
     if item.occurrences > 1:
         return ITEM_REPEATED.format(
