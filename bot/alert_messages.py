@@ -229,6 +229,7 @@ class AlertMessenger:
             client_label=await self._client_label(item),
             at=item.received_at,
             occurred_at=item.event.occurred_at,
+            agency_id=item.event.agency_id,
         )
         logger.info("Alert gathered into a burst summary (delivery %s, summary %s)", item.delivery.id, summary_id)
         await self.flush(summary_id)
@@ -278,6 +279,13 @@ class AlertMessenger:
             return "the platform"
         client = await self._storage.clients.get(agency_id=item.event.agency_id, client_id=client_id)
         return client.name if client is not None and client.name else client_id
+
+    async def _summary_client(self, summary: SummaryRecord) -> str:
+        """Name a summary's client, looking the name up again when none was stored as the burst began."""
+        if summary.client_label != summary.group or summary.agency_id is None:
+            return summary.client_label
+        client = await self._storage.clients.get(agency_id=summary.agency_id, client_id=summary.group)
+        return client.name if client is not None and client.name else summary.client_label
 
     # --- Paced edits ------------------------------------------------------------------------------------
 
@@ -447,7 +455,7 @@ class AlertMessenger:
             BurstSummary(
                 summary_id=summary.id,
                 notification_type=summary.notification_type,
-                client=summary.client_label,
+                client=await self._summary_client(summary),
                 count=count,
                 resolved=resolved,
                 first_at=min(starts),

@@ -70,7 +70,12 @@ async def _list_view(context: AsyncBoltContext, *, summary_id: str, page: int) -
         summary_id, skip=skip, limit=LIST_PAGE_SIZE - len(items), latest_first=latest_first
     )
     items += [_item(record) for record in records]
-    title = burst_title(notification_type=summary.notification_type, count=total, client=summary.client_label)
+    client_name = summary.client_label
+    if client_name == summary.group and summary.agency_id is not None:
+        # No name was stored when the burst began; one may be stored now.
+        found = await storage_of(context).clients.get(agency_id=summary.agency_id, client_id=summary.group)
+        client_name = found.name if found is not None and found.name else client_name
+    title = burst_title(notification_type=summary.notification_type, count=total, client=client_name)
     return build_burst_list_modal(
         summary_id=summary_id, title=title, items=items, page=page, total=total, latest_first=latest_first
     )

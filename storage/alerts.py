@@ -104,6 +104,8 @@ class SummaryRecord:
     occurred_first: datetime | None = None
     occurred_last: datetime | None = None
     repeats: int = 0
+    # The agency of the burst's client, to look its name up again when `client_label` fell back to the id.
+    agency_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -389,6 +391,7 @@ class AlertLedger:
         client_label: str,
         at: datetime,
         occurred_at: datetime | None = None,
+        agency_id: str | None = None,
     ) -> None:
         """Mark a summary changed, creating it on the first alert it gathers."""
         occurred = occurred_at or at
@@ -403,6 +406,7 @@ class AlertLedger:
                     "group": group,
                     "notification_type": notification_type,
                     "client_label": client_label,
+                    "agency_id": agency_id,
                     "ts": None,
                     "posting": False,
                     "claim_until": None,
@@ -582,4 +586,5 @@ def _to_summary(document: dict[str, Any]) -> SummaryRecord:
         occurred_first=_optional_utc(document.get("occurred_first")),
         occurred_last=_optional_utc(document.get("occurred_last")),
         repeats=int(document.get("repeats", 0)),
+        agency_id=document.get("agency_id"),
     )

@@ -229,6 +229,7 @@ async def test_default_burst_summary_reads_well(
     assert "Show all 2" in shown
     assert "1 attempts" not in shown
     assert "in the last minute" not in shown
+    assert emulator.limit_violations == []
 
     # Much later the summary still names when the burst happened, not "the last minute".
     fake_clock.advance(hours=2)
@@ -238,6 +239,26 @@ async def test_default_burst_summary_reads_well(
     await flush(bot)
     assert summary.update_count >= 1
     assert "08:49–08:51 UTC" in summary.text
+
+
+async def test_summary_names_client_stored_later(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    await send(bot, fake_clock, task_failure(1, at=fake_clock.now()), task_failure(2, at=fake_clock.now()))
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+    summary = emulator.top_level_messages("C0OPS")[1]
+    assert "for cl-bravo" in summary.text  # no name stored yet: the id
+
+    await bot.runtime.storage.clients.apply_update(
+        agency_id="ag-acme", client_id="cl-bravo", data={"name": "Bravo Foods"}, occurred_at=START
+    )
+    await send(bot, fake_clock, task_failure(3, at=fake_clock.now()))
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+
+    assert "for Bravo Foods" in summary.text
 
 
 async def test_repeat_of_a_gathered_alert_shows_in_the_summary(
