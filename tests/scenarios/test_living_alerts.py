@@ -241,6 +241,24 @@ async def test_default_burst_summary_reads_well(
     assert "08:49–08:51 UTC" in summary.text
 
 
+async def test_gathered_delivery_logs_no_post(
+    start_bot: BotFactory,
+    emulator: SlackEmulator,
+    seed_file: Path,
+    fake_clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+
+    with caplog.at_level("INFO", logger="bot.delivery"):
+        await send(bot, fake_clock, task_failure(1, at=fake_clock.now()), task_failure(2, at=fake_clock.now()))
+
+    lines = [record.getMessage() for record in caplog.records if record.name == "bot.delivery"]
+    assert not [line for line in lines if "ts None" in line]
+    assert len([line for line in lines if line.startswith("Posted message")]) == 1
+    assert len([line for line in lines if "gathered into a summary" in line]) == 1
+
+
 async def test_summary_names_client_stored_later(
     start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
 ) -> None:

@@ -13,7 +13,7 @@ from bot.delivery_policy import classify_slack_error
 from storage.snoozes import HeldEvent, Snooze, SnoozeScope, SnoozeState, SnoozeSubject
 from tests.slack_emulator import check_view
 from tests.views.test_home import HOSTILE, make_rule, unsafe_markup
-from views.mending import build_failing_rule_dm, build_join_offer, join_failed_text
+from views.mending import build_failing_rule_dm, build_join_offer, join_failed_text, joined_text
 from views.snooze import (
     SnoozeModalModel,
     build_snooze_ended_message,
@@ -230,6 +230,14 @@ def test_failing_dm_without_reason_still_says_what_to_do() -> None:
     _, blocks = build_failing_rule_dm(make_rule(failure_reason=None), code="is_archived", is_private=False)
 
     assert "Unarchive the channel" in text_of(blocks)
+
+
+@pytest.mark.parametrize(
+    ("held", "expected"),
+    [(0, "No alerts were held back."), (1, "The 1 held alert is being sent now."), (3, "The 3 held alerts are")],
+)
+def test_joined_text_counts_held_alerts(held: int, expected: str) -> None:
+    assert expected in joined_text("C0OPS", held)
 
 
 def test_join_failed_hint_for_archived() -> None:
