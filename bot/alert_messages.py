@@ -487,7 +487,7 @@ class AlertMessenger:
             await asyncio.sleep(self._flush_seconds)
 
 
-def gathered_item(record: AlertRecord, *, posted_above: bool = False) -> GatheredItem:
+def gathered_item(record: AlertRecord) -> GatheredItem:
     return GatheredItem(
         label=record.label,
         severity=record.severity,
@@ -495,7 +495,6 @@ def gathered_item(record: AlertRecord, *, posted_above: bool = False) -> Gathere
         first_seen=record.occurred_first,
         occurrences=record.occurrences,
         last_seen=record.occurred_last,
-        posted_above=posted_above,
     )
 
 
