@@ -264,7 +264,7 @@ class AlertMessenger:
             await self._ledger.record_note_event(record.id, event_id=item.event.id, at=at)
         elif action is Action.REDACT:
             reason = "deleted" if isinstance(item.event, NoteDeletedEvent) else "private"
-            await self._ledger.record_redaction(record.id, reason=reason, at=at)
+            await self._ledger.record_redaction(record.id, reason=reason, at=at, occurred_at=occurred)
 
     async def _flush_after_change(self, record: AlertRecord, item: AlertDelivery, *, repeat: bool) -> None:
         if record.message == "gathered" and record.summary_id is not None:
@@ -361,7 +361,7 @@ class AlertMessenger:
             return
         if record.status == "redacted":
             redacted = build_note_gone_message(
-                deleted=record.gone_reason == "deleted", at=record.resolved_at or record.last_seen
+                deleted=record.gone_reason == "deleted", at=record.occurred_resolved or record.occurred_last
             )
             await self._poster.update(team_id=record.team_id, channel=record.channel, ts=record.ts, message=redacted)
         elif record.kind == AlertKind.NOTE.value:

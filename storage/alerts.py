@@ -317,8 +317,11 @@ class AlertLedger:
             },
         )
 
-    async def record_redaction(self, doc_id: str, *, reason: str, at: datetime) -> None:
+    async def record_redaction(
+        self, doc_id: str, *, reason: str, at: datetime, occurred_at: datetime | None = None
+    ) -> None:
         fields = {"status": "redacted", "resolved_at": at, "gone_reason": reason, "pending_note_events": []}
+        fields["occurred_resolved"] = occurred_at or at
         await self._collection.update_one({"_id": doc_id}, {"$set": {**fields, "dirty": True}})
 
     async def gather_claimed(self, doc_id: str, *, summary_id: str) -> None:

@@ -341,15 +341,18 @@ async def test_note_update_threads_and_deletion_redacts(
     assert "Second version" in block_text(reply)
 
     fake_clock.advance(minutes=1)
+    # Deleted 30 seconds before the bot received it: the message names when it was deleted.
+    deleted_at = fake_clock.now() - timedelta(seconds=30)
     deleted = {
         **load_example("note_deleted.json"),
         "client_id": created["client_id"],
-        "occurred_at": fake_clock.now().isoformat(),
+        "occurred_at": deleted_at.isoformat(),
         "data": {"note_id": note_id},
     }
     await send(bot, fake_clock, deleted)
     await flush(bot)
     assert "deleted" in message.text.lower() or "deleted" in block_text(message)
+    assert f"<!date^{int(deleted_at.timestamp())}^" in block_text(message)
     assert created["data"]["body"][:40] not in block_text(message)
     assert created["data"]["title"] not in block_text(message)
 
