@@ -57,7 +57,7 @@ ENDED_FALLBACK = "Snooze over: {held} held back."
 HOME_TITLE = "*Snoozed alerts*"
 HOME_EMPTY = "Nothing is snoozed. The Snooze button on an alert quiets it for a while."
 HOME_ROW = "{scope}, {until}. Snoozed by {who}; {held} held back."
-# A snooze of one alert names its channel; a rule or channel snooze already does.
+# A snooze of one alert names its channel here, because its scope text does not (a rule or channel scope does).
 HOME_ROW_IN_CHANNEL = "{scope} in {channel}, {until}. Snoozed by {who}; {held} held back."
 HOME_MORE = "{count} more {snoozes} not shown."
 UNSNOOZE_LABEL = "Unsnooze"
