@@ -42,7 +42,16 @@ from bot.delivery_policy import Action as SlackAction
 from bot.delivery_policy import classify_slack_error
 from bot.posting import NoTokenError, Poster
 from storage.alerts import ALERT, AlertRecord, NewAlert, SummaryRecord, rule_of_doc
-from storage.events_schema import NoteCreatedEvent, NoteDeletedEvent, NoteUpdatedEvent, PlatformEvent, event_adapter
+from storage.events_schema import (
+    NoteCreatedEvent,
+    NoteDeletedEvent,
+    NoteUpdatedEvent,
+    OutlierDetectedEvent,
+    OutlierResolvedEvent,
+    PlatformEvent,
+    TaskFailedEvent,
+    event_adapter,
+)
 from storage.models import Delivery, Rule, Workspace
 from storage.store import Storage
 from views.alert_messages import (
@@ -55,8 +64,9 @@ from views.alert_messages import (
     build_note_gone_message,
     build_repeat_reply,
     build_resolution_reply,
+    ranks_by_severity,
 )
-from views.messages import SlackMessage, build_event_message
+from views.messages import SlackMessage, build_event_message, build_task_failure_message
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +164,7 @@ class AlertMessenger:
             logger.info("Alert event changed no message (delivery %s, reason %s)", item.delivery.id, action.value)
             return None
         await self._record_change(action, alert, record, item)
-        await self._flush_after_change(record)
+        await self._flush_after_change(record, item, repeat=action is Action.REPEAT)
         return record.ts
 
     async def _find_record(self, alert: AlertEvent, item: AlertDelivery) -> AlertRecord | None:
@@ -185,6 +195,7 @@ class AlertMessenger:
             agency_id=item.event.agency_id,
             client_id=item.event.client_id,
             claimed_by=item.delivery.id,
+            occurred_at=item.event.occurred_at,
         )
         now = self._clock.now()
 
@@ -200,10 +211,13 @@ class AlertMessenger:
         seq, position = await self._ledger.count_new_alert(
             rule_id=rule.id, group=alert.group, at=item.received_at, window=policy.window
         )
+        summary_id = f"{rule.id}|summary|{alert.group}|{seq}"
         if place(position, kind=alert.kind, policy=policy) is Placement.POST:
+            if alert.kind is not AlertKind.NOTE:
+                # The burst's summary, if one follows, counts the alerts posted before it.
+                await self._ledger.mark_burst_first(claimed.id, summary_id=summary_id)
             return await self._post_claimed(claimed, item)
 
-        summary_id = f"{rule.id}|summary|{alert.group}|{seq}"
         await self._ledger.gather_claimed(claimed.id, summary_id=summary_id)
         await self._ledger.gather(
             summary_id=summary_id,
@@ -214,6 +228,8 @@ class AlertMessenger:
             notification_type=rule.type.value,
             client_label=await self._client_label(item),
             at=item.received_at,
+            occurred_at=item.event.occurred_at,
+            agency_id=item.event.agency_id,
         )
         logger.info("Alert gathered into a burst summary (delivery %s, summary %s)", item.delivery.id, summary_id)
         await self.flush(summary_id)
@@ -231,22 +247,28 @@ class AlertMessenger:
         return ts
 
     async def _record_change(self, action: Action, alert: AlertEvent, record: AlertRecord, item: AlertDelivery) -> None:
-        at = item.received_at
+        at, occurred = item.received_at, item.event.occurred_at
         if action is Action.REPEAT:
             await self._ledger.record_repeat(
-                record.id, event_id=item.event.id, label=alert.label, severity=alert.severity, at=at
+                record.id,
+                event_id=item.event.id,
+                label=alert.label,
+                severity=alert.severity,
+                at=at,
+                occurred_at=occurred,
             )
         elif action is Action.RESOLVE:
-            await self._ledger.record_resolution(record.id, at=at)
+            value = item.event.data.observed if isinstance(item.event, OutlierResolvedEvent) else None
+            await self._ledger.record_resolution(record.id, at=at, occurred_at=occurred, value=value)
         elif action is Action.NOTE_REPLY:
             await self._ledger.record_note_event(record.id, event_id=item.event.id, at=at)
         elif action is Action.REDACT:
             reason = "deleted" if isinstance(item.event, NoteDeletedEvent) else "private"
-            await self._ledger.record_redaction(record.id, reason=reason, at=at)
+            await self._ledger.record_redaction(record.id, reason=reason, at=at, occurred_at=occurred)
 
-    async def _flush_after_change(self, record: AlertRecord) -> None:
+    async def _flush_after_change(self, record: AlertRecord, item: AlertDelivery, *, repeat: bool) -> None:
         if record.message == "gathered" and record.summary_id is not None:
-            await self._ledger.touch_summary(record.summary_id)
+            await self._ledger.touch_summary(record.summary_id, occurred_at=item.event.occurred_at, repeat=repeat)
             await self.flush(record.summary_id)
         else:
             await self.flush(record.id)
@@ -257,6 +279,13 @@ class AlertMessenger:
             return "the platform"
         client = await self._storage.clients.get(agency_id=item.event.agency_id, client_id=client_id)
         return client.name if client is not None and client.name else client_id
+
+    async def _summary_client(self, summary: SummaryRecord) -> str:
+        """Name a summary's client, looking the name up again when none was stored as the burst began."""
+        if summary.client_label != summary.group or summary.agency_id is None:
+            return summary.client_label
+        client = await self._storage.clients.get(agency_id=summary.agency_id, client_id=summary.group)
+        return client.name if client is not None and client.name else summary.client_label
 
     # --- Paced edits ------------------------------------------------------------------------------------
 
@@ -332,7 +361,7 @@ class AlertMessenger:
             return
         if record.status == "redacted":
             redacted = build_note_gone_message(
-                deleted=record.gone_reason == "deleted", at=record.resolved_at or record.last_seen
+                deleted=record.gone_reason == "deleted", at=record.occurred_resolved or record.occurred_last
             )
             await self._poster.update(team_id=record.team_id, channel=record.channel, ts=record.ts, message=redacted)
         elif record.kind == AlertKind.NOTE.value:
@@ -345,13 +374,18 @@ class AlertMessenger:
         assert record.ts is not None
         event, client_workspace = await self._load_event(record.event_id, record.team_id)
         if event is not None:
-            base = build_event_message(event, web_url=self._web_url, client_workspace=client_workspace)
+            resolved = record.status == "resolved"
+            if resolved and isinstance(event, TaskFailedEvent):
+                base = build_task_failure_message(event, web_url=self._web_url, recovered=True)
+            else:
+                shown = resolved_event(event, record) if resolved else event
+                base = build_event_message(shown, web_url=self._web_url, client_workspace=client_workspace)
             status = LivingStatus(
-                resolved=record.status == "resolved",
+                resolved=resolved,
                 occurrences=record.occurrences,
-                first_seen=record.first_seen,
-                last_seen=record.last_seen,
-                resolved_at=record.resolved_at,
+                first_seen=record.occurred_first,
+                last_seen=record.occurred_last,
+                resolved_at=record.occurred_resolved,
             )
             message = build_living_message(base, status)
             await self._poster.update(team_id=record.team_id, channel=record.channel, ts=record.ts, message=message)
@@ -364,16 +398,16 @@ class AlertMessenger:
 
     @staticmethod
     def _reply_for(record: AlertRecord) -> SlackMessage | None:
-        if record.pending_resolution and record.resolved_at is not None:
+        if record.pending_resolution and record.occurred_resolved is not None:
             return build_resolution_reply(
-                resolved_at=record.resolved_at, first_seen=record.first_seen, occurrences=record.occurrences
+                resolved_at=record.occurred_resolved, first_seen=record.occurred_first, occurrences=record.occurrences
             )
         # A repeated system error only updates its count and last-seen time, without replies.
         if record.pending_repeats > 0 and record.kind != AlertKind.SYSTEM_ERROR.value:
             return build_repeat_reply(
                 count=record.pending_repeats,
                 occurrences=record.occurrences,
-                last_seen=record.last_seen,
+                last_seen=record.occurred_last,
                 label=record.label,
             )
         return None
@@ -410,19 +444,25 @@ class AlertMessenger:
             await self._poster.update(team_id=summary.team_id, channel=summary.channel, ts=summary.ts, message=message)
 
     async def _render_summary(self, summary: SummaryRecord) -> SlackMessage:
-        top = await self._ledger.list_gathered(summary.id, limit=SUMMARY_TOP_COUNT)
+        latest_first = not ranks_by_severity(summary.notification_type)
+        top = await self._ledger.list_gathered(summary.id, limit=SUMMARY_TOP_COUNT, latest_first=latest_first)
         count = await self._ledger.count_gathered(summary.id)
         resolved = await self._ledger.count_gathered(summary.id, status="resolved")
+        firsts = await self._ledger.list_burst_firsts(summary.id)
+        # The span covers the alerts posted before the summary too: the burst started with them.
+        starts = [record.occurred_first for record in firsts] + [summary.occurred_first or summary.first_at]
         return build_burst_summary(
             BurstSummary(
                 summary_id=summary.id,
                 notification_type=summary.notification_type,
-                client=summary.client_label,
+                client=await self._summary_client(summary),
                 count=count,
                 resolved=resolved,
-                first_at=summary.first_at,
-                last_at=summary.last_at,
+                first_at=min(starts),
+                last_at=summary.occurred_last or summary.last_at,
                 top=[gathered_item(record) for record in top],
+                posted_first=len(firsts),
+                repeats=summary.repeats,
             )
         )
 
@@ -449,5 +489,17 @@ class AlertMessenger:
 
 def gathered_item(record: AlertRecord) -> GatheredItem:
     return GatheredItem(
-        label=record.label, severity=record.severity, resolved=record.status == "resolved", first_seen=record.first_seen
+        label=record.label,
+        severity=record.severity,
+        resolved=record.status == "resolved",
+        first_seen=record.occurred_first,
+        occurrences=record.occurrences,
+        last_seen=record.occurred_last,
     )
+
+
+def resolved_event(event: PlatformEvent, record: AlertRecord) -> PlatformEvent:
+    """The detection as its message shows it once resolved: with the value the resolution reported."""
+    if isinstance(event, OutlierDetectedEvent) and record.resolved_value is not None:
+        return event.model_copy(update={"data": event.data.model_copy(update={"observed": record.resolved_value})})
+    return event

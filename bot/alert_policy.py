@@ -144,7 +144,8 @@ def alert_of(event: PlatformEvent) -> AlertEvent | None:
     if isinstance(event, TaskFailedEvent):
         data_task = event.data
         rank = 3 if data_task.state is TaskState.DEAD_LETTER else 2
-        label = f"{data_task.task_name} ({data_task.state.value}, {data_task.attempts} attempts)"
+        attempts = "1 attempt" if data_task.attempts == 1 else f"{data_task.attempts} attempts"
+        label = f"{data_task.task_name} ({data_task.state.value}, {attempts})"
         return AlertEvent(AlertKind.TASK, data_task.task_id, group, Change.RAISE, rank, label)
     if isinstance(event, TaskRecoveredEvent):
         return AlertEvent(AlertKind.TASK, event.data.task_id, group, Change.RESOLVE, 0, "")

@@ -164,6 +164,12 @@ class DeliveryService:
             await self._retry(delivery, Verdict(Action.RETRY_BACKOFF, f"Unexpected error ({type(error).__name__})"))
             return
         await self._storage.deliveries.mark_sent(delivery, ts=ts, now=self._clock.now())
+        if ts is None:
+            # No message of its own: gathered into a burst summary, or a follow-up with nothing to change.
+            logger.info(
+                "Delivery done without a post: gathered into a summary or nothing to change (delivery %s)", delivery.id
+            )
+            return
         logger.info(
             "Posted message (delivery %s, team %s, channel %s, ts %s)",
             delivery.id,

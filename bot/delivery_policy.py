@@ -6,11 +6,12 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-# Slack errors that mean this channel cannot receive messages until someone acts in Slack.
+# Slack errors that mean this channel cannot receive messages until someone acts in Slack. The reasons are shown
+# in Slack (the failing-rule DM, App Home), which renders `{channel}` as a channel mention.
 CHANNEL_ERRORS = {
-    "not_in_channel": "The bot is not a member of channel {channel}: invite it there with /invite @Mission Control.",
-    "channel_not_found": "Channel {channel} was not found: it may be deleted or private without the bot in it.",
-    "is_archived": "Channel {channel} is archived: unarchive it or move this rule to another channel.",
+    "not_in_channel": "Mission Control is not a member of {channel}: invite it there with /invite @Mission Control.",
+    "channel_not_found": "{channel} was not found: it may be deleted, or private without Mission Control in it.",
+    "is_archived": "{channel} is archived: unarchive it or move this rule to another channel.",
 }
 # Slack errors that mean the workspace's token no longer works.
 WORKSPACE_ERRORS = {
@@ -48,12 +49,20 @@ def classify_slack_error(*, status: int | None, error: str | None, retry_after: 
     if status is not None and status >= 500:
         return Verdict(Action.RETRY_BACKOFF, f"Slack answered HTTP {status}")
     if code in CHANNEL_ERRORS:
-        return Verdict(Action.RULE_FAILING, CHANNEL_ERRORS[code].format(channel=channel))
+        reason = CHANNEL_ERRORS[code].format(channel=_mention(channel))
+        return Verdict(Action.RULE_FAILING, reason[:1].upper() + reason[1:])
     if code in WORKSPACE_ERRORS:
         return Verdict(Action.WORKSPACE_INACTIVE, WORKSPACE_ERRORS[code])
     if code in ("internal_error", "fatal_error", "service_unavailable", "request_timeout"):
         return Verdict(Action.RETRY_BACKOFF, f"Slack error {code}")
     return Verdict(Action.GIVE_UP, f"Slack rejected the message ({code})")
+
+
+def _mention(channel: str) -> str:
+    # A channel id is [A-Z0-9]; anything else (or none) is not put inside a mention.
+    if channel and channel.isalnum():
+        return f"<#{channel}>"
+    return "this channel"
 
 
 def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:

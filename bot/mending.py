@@ -74,7 +74,13 @@ class ChannelMending:
     async def _send_notice(self, rule: Rule, *, code: str) -> bool:
         recipients = await self._recipients(rule)
         if not recipients:
-            logger.warning("No one to tell about a failing rule (team %s, rule %s)", rule.team_id, rule.id)
+            # Rules added from the CLI or the seed in single-workspace mode have no creator to tell.
+            logger.warning(
+                "No one to tell about a failing rule: add a manager in App Home's Connection section so someone "
+                "gets its direct message (team %s, rule %s)",
+                rule.team_id,
+                rule.id,
+            )
             return False
         channel = await self._storage.channels.get(rule.team_id, rule.channel)
         is_private = channel.is_private if channel is not None else rule.channel.startswith("G")

@@ -22,6 +22,8 @@ IN_MEMORY_STORE = (
     "to manage rules from the command line, or give rules to `missioncontrol serve --seed FILE`."
 )
 
+_CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)>")
+
 
 class RuleCommandError(Exception):
     """A rules command cannot be carried out; the message says why and what to do."""
@@ -119,7 +121,9 @@ async def list_rules(storage: Storage, *, as_json: bool, out: TextIO) -> None:
         return
     out.write(f"{'ID':<16} {'TEAM':<12} {'CHANNEL':<12} {'TYPE':<15} {'CLIENT':<14} {'MIN':<9} STATE\n")
     for rule in rules:
-        state = rule.state.value + (f": {rule.failure_reason}" if rule.failure_reason else "")
+        # Reasons name channels as Slack mentions (<#C0123>); a terminal shows them as #C0123.
+        reason = _CHANNEL_MENTION.sub(r"#\1", rule.failure_reason or "")
+        state = rule.state.value + (f": {reason}" if reason else "")
         client = rule.client_id or "all clients"
         severity = rule.min_severity.value if rule.min_severity else "-"
         out.write(

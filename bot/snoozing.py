@@ -20,7 +20,7 @@ from bot.clock import Clock
 from bot.posting import NoTokenError, Poster
 from storage.events_schema import PlatformEvent, event_adapter
 from storage.models import Rule
-from storage.snoozes import HeldEvent, Snooze, SnoozeScope, SnoozeSubject, rank_of, subject_of
+from storage.snoozes import AlertRef, HeldEvent, Snooze, SnoozeScope, SnoozeSubject, rank_of, subject_of
 from storage.store import Storage
 from views.messages import SlackMessage, build_event_message
 from views.snooze import build_snooze_ended_message, subject_text
@@ -155,9 +155,12 @@ class SnoozeService:
         return ended
 
     async def _resolved(self, snooze: Snooze) -> bool:
-        alert = snooze.resolves
-        if alert is None:
+        if snooze.resolves is None:
             return False
+        return await self.alert_resolved(snooze.resolves, since=snooze.created_at)
+
+    async def alert_resolved(self, alert: AlertRef, *, since: datetime) -> bool:
+        """Tell whether an outlier is resolved, or a task recovered after `since` (when it failed)."""
         if alert.kind == "outlier":
             outlier = await self._storage.outliers.get(
                 agency_id=alert.agency_id, client_id=alert.client_id, outlier_id=alert.alert_id
@@ -168,15 +171,19 @@ class SnoozeService:
             agency_id=alert.agency_id,
             client_id=alert.client_id,
             event_type="task.recovered",
-            since=snooze.created_at,
+            since=since,
             limit=RECOVERY_PAGE,
         )
         return any((stored.body.get("data") or {}).get("task_id") == alert.alert_id for stored in recoveries)
 
     async def _reply_and_finish(self, snooze: Snooze) -> None:
-        message = await self._ended_message(snooze)
         ts: str | None = None
-        if snooze.source_ts:
+        if _ended_unnoticed(snooze, now=self._clock.now()):
+            # An "until it resolves" snooze of an alert that resolved at once held nothing: a reply saying
+            # so would only be noise in the thread.
+            logger.info("Snooze ended at once without holding anything; no reply (snooze %s)", snooze.id)
+        elif snooze.source_ts:
+            message = await self._ended_message(snooze)
             try:
                 ts = await self._poster.post(
                     team_id=snooze.team_id, channel=snooze.source_channel, message=message, thread_ts=snooze.source_ts
@@ -220,3 +227,11 @@ class SnoozeService:
         except (ValidationError, ValueError):
             logger.warning("Held event cannot be summarized (event %s)", event_id)
             return None
+
+
+# A snooze that ended by resolution this soon after it was made, holding nothing, ends without a reply.
+UNNOTICED_END = timedelta(minutes=1)
+
+
+def _ended_unnoticed(snooze: Snooze, *, now: datetime) -> bool:
+    return snooze.end_reason == "resolved" and snooze.held_count == 0 and now - snooze.created_at < UNNOTICED_END

@@ -18,6 +18,7 @@ from views.alert_messages import (
     GatheredItem,
     build_burst_list_modal,
     burst_title,
+    ranks_by_severity,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,15 +57,37 @@ async def _list_view(context: AsyncBoltContext, *, summary_id: str, page: int) -
     if summary is None or summary.team_id != await team_key(context):
         logger.warning("Burst list requested for an unknown summary (team %s, summary %s)", context.team_id, summary_id)
         return None
-    total = await alerts.count_gathered(summary_id)
+    latest_first = not ranks_by_severity(summary.notification_type)
+    # The alerts posted on their own at the start of the burst come first, marked, so the list holds every
+    # alert the headline counts. There are at most the rule's burst threshold of them.
+    firsts = await alerts.list_burst_firsts(summary_id)
+    total = len(firsts) + await alerts.count_gathered(summary_id)
     page = min(page, max(0, (total - 1) // LIST_PAGE_SIZE))
-    records = await alerts.list_gathered(summary_id, skip=page * LIST_PAGE_SIZE, limit=LIST_PAGE_SIZE)
-    title = burst_title(notification_type=summary.notification_type, count=total, client=summary.client_label)
-    items = [_item(record) for record in records]
-    return build_burst_list_modal(summary_id=summary_id, title=title, items=items, page=page, total=total)
+    start = page * LIST_PAGE_SIZE
+    items = [_item(record, posted_above=True) for record in firsts[start : start + LIST_PAGE_SIZE]]
+    skip = max(0, start - len(firsts))
+    records = await alerts.list_gathered(
+        summary_id, skip=skip, limit=LIST_PAGE_SIZE - len(items), latest_first=latest_first
+    )
+    items += [_item(record) for record in records]
+    client_name = summary.client_label
+    if client_name == summary.group and summary.agency_id is not None:
+        # No name was stored when the burst began; one may be stored now.
+        found = await storage_of(context).clients.get(agency_id=summary.agency_id, client_id=summary.group)
+        client_name = found.name if found is not None and found.name else client_name
+    title = burst_title(notification_type=summary.notification_type, count=total, client=client_name)
+    return build_burst_list_modal(
+        summary_id=summary_id, title=title, items=items, page=page, total=total, latest_first=latest_first
+    )
 
 
-def _item(record: AlertRecord) -> GatheredItem:
+def _item(record: AlertRecord, *, posted_above: bool = False) -> GatheredItem:
     return GatheredItem(
-        label=record.label, severity=record.severity, resolved=record.status == "resolved", first_seen=record.first_seen
+        label=record.label,
+        severity=record.severity,
+        resolved=record.status == "resolved",
+        first_seen=record.occurred_first,
+        occurrences=record.occurrences,
+        last_seen=record.occurred_last,
+        posted_above=posted_above,
     )

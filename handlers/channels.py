@@ -28,9 +28,11 @@ CHANNEL_CACHE_MAX_AGE = timedelta(minutes=10)
 # users.conversations accepts up to 999 per page (Slack's method reference).
 PAGE_SIZE = 999
 
-REASON_LEFT = "The bot is not a member of channel {channel}: invite it there with /invite @Mission Control."
-REASON_ARCHIVED = "Channel {channel} is archived: unarchive it or move this rule to another channel."
-REASON_DELETED = "Channel {channel} was deleted: move this rule to another channel or delete it."
+# Shown in Slack (DM, App Home), which renders `<#C…>` as the channel's name; the same wording as
+# bot.delivery_policy.CHANNEL_ERRORS.
+REASON_LEFT = "Mission Control is not a member of {channel}: invite it there with /invite @Mission Control."
+REASON_ARCHIVED = "{channel} is archived: unarchive it or move this rule to another channel."
+REASON_DELETED = "{channel} was deleted: move this rule to another channel or delete it."
 
 
 def register(app: AsyncApp) -> None:
@@ -141,7 +143,9 @@ async def _fail_rules(
         return
     storage, now = storage_of(context), clock_of(context).now()
     await storage.channels.update(team_id, channel_id, now=now, **fields)
-    failed = await storage.rules.fail_channel(team_id, channel_id, reason=reason.format(channel=channel_id), now=now)
+    failed = await storage.rules.fail_channel(
+        team_id, channel_id, reason=reason.format(channel=f"<#{channel_id}>"), now=now
+    )
     _rules_changed(context, failed)
     await notify_failing(context, team_id, channel_id, code=code)
     logger.info(

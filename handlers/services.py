@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncBoltContext
 from handlers.permissions import AdminCache
 from storage.events_schema import Severity
 from storage.models import DigestSettings, NotificationType, Rule, Workspace
-from storage.snoozes import Snooze
+from storage.snoozes import AlertRef, Snooze
 from storage.store import Storage
 from views.messages import SlackMessage
 from views.rule_preview import RulePreview
@@ -173,6 +173,10 @@ class SnoozeControl(Protocol):
 
     async def describe_subject(self, snooze: Snooze) -> str | None:
         """Describe a subject snooze's client and metric (task, service) as mrkdwn."""
+        ...
+
+    async def alert_resolved(self, alert: AlertRef, *, since: datetime) -> bool:
+        """Tell whether an outlier is resolved, or a task recovered after `since`."""
         ...
 
 

@@ -57,6 +57,7 @@ DEFAULT_TIMEZONE = "UTC"
 SCOPE_MISSING_ERROR = "Choose what to snooze."
 DURATION_MISSING_ERROR = "Choose for how long."
 NOT_RESOLVABLE_ERROR = "Only outliers and failed tasks resolve: choose a time instead."
+ALREADY_RESOLVED_ERROR = "This alert has already resolved: choose a time instead."
 RULE_GONE_ERROR = "The notification rule that posted this alert no longer exists: snooze the channel instead."
 DURATION_LABELS = {
     DURATION_HOUR_VALUE: "1 hour",
@@ -117,7 +118,7 @@ async def on_snooze_clicked(
         can_manage=permission.can_manage,
         admins_hint=managers_hint(workspace),
         timezone=timezone,
-        resolvable=alert_of(event) is not None,
+        resolvable=await _resolvable(context, event),
         metadata={
             "event_id": event.id,
             "channel": channel_id,
@@ -175,6 +176,15 @@ def _valid_zone(name: str) -> bool:
     return True
 
 
+async def _resolvable(context: AsyncBoltContext, event: PlatformEvent) -> bool:
+    """Tell whether "until it resolves" makes sense: an outlier or a task that has not resolved yet."""
+    alert = alert_of(event)
+    if alert is None:
+        return False
+    control = services_of(context).snoozes
+    return control is None or not await control.alert_resolved(alert, since=event.occurred_at)
+
+
 async def _describe(context: AsyncBoltContext, subject: SnoozeSubject) -> str:
     name = None
     if subject.client_id is not None:
@@ -200,6 +210,9 @@ async def on_snooze_submitted(
     scope_value = read_modal_choice(view, SCOPE_BLOCK, SCOPE_ACTION)
     duration = read_modal_choice(view, DURATION_BLOCK, DURATION_ACTION)
     errors = _choice_errors(scope_value, duration, event, metadata)
+    if not errors and duration == DURATION_RESOLVED_VALUE and not await _resolvable(context, event):
+        # The alert resolved while the modal was open: the snooze would end at once.
+        errors[DURATION_BLOCK] = ALREADY_RESOLVED_ERROR
     if errors:
         await ack(response_action="errors", errors=errors)
         return

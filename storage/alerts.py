@@ -72,6 +72,15 @@ class AlertRecord:
     dirty: bool
     # Why a note's message no longer shows it: "deleted" or "private".
     gone_reason: str | None
+    # When the platform says things happened (events' `occurred_at`), for display. `first_seen` and `last_seen`
+    # are arrival times, which bursts and decisions use, as the rule preview does.
+    occurred_first: datetime
+    occurred_last: datetime
+    occurred_resolved: datetime | None = None
+    # The value the resolution reported (an outlier's `observed`), shown instead of the detection's.
+    resolved_value: float | None = None
+    # The summary of the burst window this alert opened as one of its first posts, so the summary counts it.
+    burst_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,12 @@ class SummaryRecord:
     first_at: datetime
     last_at: datetime
     dirty: bool
+    # Span of the gathered alerts' `occurred_at`, and how many repeats of them arrived, for display.
+    occurred_first: datetime | None = None
+    occurred_last: datetime | None = None
+    repeats: int = 0
+    # The agency of the burst's client, to look its name up again when `client_label` fell back to the id.
+    agency_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,8 @@ class NewAlert:
     client_id: str | None
     # The delivery that claims the first post; its own retries resume the claim instead of waiting on it.
     claimed_by: str
+    # The event's `occurred_at`; None means `at`.
+    occurred_at: datetime | None = None
 
 
 class AlertLedger:
@@ -197,6 +214,7 @@ class AlertLedger:
             "claim_until": now + claim,
             "claimed_by": alert.claimed_by,
             "gone_reason": None,
+            **_occurred_fields(alert),
             "dirty": False,
             "next_edit_at": now,
             "expires_at": now + self._retention,
@@ -235,6 +253,7 @@ class AlertLedger:
             "claim_until": now + claim,
             "claimed_by": alert.claimed_by,
             "gone_reason": None,
+            **_occurred_fields(alert),
             "dirty": False,
             "expires_at": now + self._retention,
         }
@@ -248,22 +267,42 @@ class AlertLedger:
         fields = {"message": "posted", "ts": ts, "channel": channel, "claim_until": None, "next_edit_at": now}
         await self._collection.update_one({"_id": doc_id}, {"$set": fields})
 
-    async def record_repeat(self, doc_id: str, *, event_id: str, label: str, severity: int, at: datetime) -> None:
+    async def record_repeat(
+        self,
+        doc_id: str,
+        *,
+        event_id: str,
+        label: str,
+        severity: int,
+        at: datetime,
+        occurred_at: datetime | None = None,
+    ) -> None:
+        occurred = occurred_at or at
+        fields = {"status": "open", "event_id": event_id, "label": label, "resolved_at": None, "dirty": True}
         await self._collection.update_one(
             {"_id": doc_id},
             {
                 "$inc": {"occurrences": 1, "pending_repeats": 1},
                 # Each change keeps the message findable for another retention period.
-                "$max": {"last_seen": at, "severity": severity, "expires_at": at + self._retention},
-                "$set": {"status": "open", "event_id": event_id, "label": label, "resolved_at": None, "dirty": True},
+                "$max": {
+                    "last_seen": at,
+                    "occurred_last": occurred,
+                    "severity": severity,
+                    "expires_at": at + self._retention,
+                },
+                "$min": {"occurred_first": occurred},
+                "$set": {**fields, "occurred_resolved": None, "resolved_value": None},
             },
         )
 
-    async def record_resolution(self, doc_id: str, *, at: datetime) -> None:
+    async def record_resolution(
+        self, doc_id: str, *, at: datetime, occurred_at: datetime | None = None, value: float | None = None
+    ) -> None:
+        fields = {"status": "resolved", "resolved_at": at, "pending_resolution": True, "dirty": True}
         await self._collection.update_one(
             {"_id": doc_id, "status": "open"},
             {
-                "$set": {"status": "resolved", "resolved_at": at, "pending_resolution": True, "dirty": True},
+                "$set": {**fields, "occurred_resolved": occurred_at or at, "resolved_value": value},
                 "$max": {"expires_at": at + self._retention},
             },
         )
@@ -278,14 +317,28 @@ class AlertLedger:
             },
         )
 
-    async def record_redaction(self, doc_id: str, *, reason: str, at: datetime) -> None:
+    async def record_redaction(
+        self, doc_id: str, *, reason: str, at: datetime, occurred_at: datetime | None = None
+    ) -> None:
         fields = {"status": "redacted", "resolved_at": at, "gone_reason": reason, "pending_note_events": []}
+        fields["occurred_resolved"] = occurred_at or at
         await self._collection.update_one({"_id": doc_id}, {"$set": {**fields, "dirty": True}})
 
     async def gather_claimed(self, doc_id: str, *, summary_id: str) -> None:
         """Turn a claimed first post into an entry of a burst summary."""
         fields = {"message": "gathered", "summary_id": summary_id, "claim_until": None, "claimed_by": None}
         await self._collection.update_one({"_id": doc_id}, {"$set": fields})
+
+    async def mark_burst_first(self, doc_id: str, *, summary_id: str) -> None:
+        """Note that an alert was posted as one of the first of a burst window, which the summary counts."""
+        await self._collection.update_one({"_id": doc_id}, {"$set": {"burst_id": summary_id}})
+
+    async def list_burst_firsts(self, summary_id: str) -> list[AlertRecord]:
+        """List the alerts posted on their own at the start of a summary's burst window (at most its threshold)."""
+        cursor = self._collection.find({"kind_doc": ALERT, "burst_id": summary_id, "summary_id": None}).sort(
+            [("first_seen", ASCENDING), ("_id", ASCENDING)]
+        )
+        return [_to_alert(document) async for document in cursor]
 
     async def finish_edit(self, record: AlertRecord) -> None:
         """Subtract what an edit sent, so changes recorded meanwhile stay pending."""
@@ -340,8 +393,11 @@ class AlertLedger:
         notification_type: str,
         client_label: str,
         at: datetime,
+        occurred_at: datetime | None = None,
+        agency_id: str | None = None,
     ) -> None:
         """Mark a summary changed, creating it on the first alert it gathers."""
+        occurred = occurred_at or at
         await self._collection.update_one(
             {"_id": summary_id},
             {
@@ -353,20 +409,30 @@ class AlertLedger:
                     "group": group,
                     "notification_type": notification_type,
                     "client_label": client_label,
+                    "agency_id": agency_id,
                     "ts": None,
                     "posting": False,
                     "claim_until": None,
                     "first_at": at,
                     "next_edit_at": at,
                 },
-                "$max": {"last_at": at, "expires_at": at + self._retention},
+                "$max": {"last_at": at, "occurred_last": occurred, "expires_at": at + self._retention},
+                "$min": {"occurred_first": occurred},
                 "$set": {"dirty": True},
             },
             upsert=True,
         )
 
-    async def touch_summary(self, summary_id: str) -> None:
-        await self._collection.update_one({"_id": summary_id}, {"$set": {"dirty": True}})
+    async def touch_summary(
+        self, summary_id: str, *, occurred_at: datetime | None = None, repeat: bool = False
+    ) -> None:
+        """Mark a summary changed after one of its alerts changed; a repeat is counted and moves its span."""
+        update: dict[str, Any] = {"$set": {"dirty": True}}
+        if repeat:
+            update["$inc"] = {"repeats": 1}
+        if occurred_at is not None and repeat:
+            update["$max"] = {"occurred_last": occurred_at}
+        await self._collection.update_one({"_id": summary_id}, update)
 
     async def get_summary(self, summary_id: str) -> SummaryRecord | None:
         document = await self._collection.find_one({"_id": summary_id, "kind_doc": SUMMARY})
@@ -379,13 +445,16 @@ class AlertLedger:
         """Give up the claim on posting a summary whose post failed, so a later pass may post it."""
         await self._collection.update_one({"_id": summary_id}, {"$set": {"posting": False, "claim_until": None}})
 
-    async def list_gathered(self, summary_id: str, *, skip: int = 0, limit: int = 100) -> list[AlertRecord]:
-        """List a summary's alerts, most severe first, then oldest first."""
+    async def list_gathered(
+        self, summary_id: str, *, skip: int = 0, limit: int = 100, latest_first: bool = False
+    ) -> list[AlertRecord]:
+        """List a summary's alerts, most severe first, then oldest first; or latest occurrence first."""
+        if latest_first:
+            order = [("occurred_last", DESCENDING), ("_id", ASCENDING)]
+        else:
+            order = [("severity", DESCENDING), ("first_seen", ASCENDING), ("_id", ASCENDING)]
         cursor = (
-            self._collection.find({"kind_doc": ALERT, "summary_id": summary_id})
-            .sort([("severity", DESCENDING), ("first_seen", ASCENDING), ("_id", ASCENDING)])
-            .skip(skip)
-            .limit(limit)
+            self._collection.find({"kind_doc": ALERT, "summary_id": summary_id}).sort(order).skip(skip).limit(limit)
         )
         return [_to_alert(document) async for document in cursor]
 
@@ -455,6 +524,17 @@ def _optional_utc(value: datetime | None) -> datetime | None:
     return utc(value) if value else None
 
 
+def _occurred_fields(alert: NewAlert) -> dict[str, Any]:
+    occurred = alert.occurred_at or alert.at
+    return {
+        "occurred_first": occurred,
+        "occurred_last": occurred,
+        "occurred_resolved": None,
+        "resolved_value": None,
+        "burst_id": None,
+    }
+
+
 def _to_alert(document: dict[str, Any]) -> AlertRecord:
     return AlertRecord(
         id=document["_id"],
@@ -482,6 +562,12 @@ def _to_alert(document: dict[str, Any]) -> AlertRecord:
         claimed_by=document.get("claimed_by"),
         dirty=document.get("dirty", False),
         gone_reason=document.get("gone_reason"),
+        # Documents written before occurred times were stored show arrival times.
+        occurred_first=utc(document.get("occurred_first") or document["first_seen"]),
+        occurred_last=utc(document.get("occurred_last") or document["last_seen"]),
+        occurred_resolved=_optional_utc(document.get("occurred_resolved") or document.get("resolved_at")),
+        resolved_value=document.get("resolved_value"),
+        burst_id=document.get("burst_id"),
     )
 
 
@@ -500,4 +586,8 @@ def _to_summary(document: dict[str, Any]) -> SummaryRecord:
         first_at=utc(document["first_at"]),
         last_at=utc(document["last_at"]),
         dirty=document.get("dirty", False),
+        occurred_first=_optional_utc(document.get("occurred_first")),
+        occurred_last=_optional_utc(document.get("occurred_last")),
+        repeats=int(document.get("repeats", 0)),
+        agency_id=document.get("agency_id"),
     )

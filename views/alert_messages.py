@@ -8,7 +8,7 @@ messages are edited in place.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from views.limits import MAX_BUTTON_TEXT, MAX_HEADER_TEXT, MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, MAX_UPDATE_TEXT
@@ -28,18 +28,30 @@ NOTE_DELETED_TEXT = ":wastebasket: This note was deleted {at}. Its content is no
 NOTE_PRIVATE_TEXT = ":lock: This note was made private {at}. Its content is no longer shown."
 NOTE_GONE_FALLBACK = "A note that is no longer shown"
 
-SUMMARY_HEADER = ":rotating_light: {count} {noun} for {client} {span}"
-SUMMARY_TOP = "*Most severe:*"
+# The header is plain text, where Slack's date tokens do not render, so its span is in UTC.
+SUMMARY_HEADER = ":rotating_light: {count} {noun} for {client}, {span}"
+SUMMARY_TOP_SEVERE = "*Most severe:*"
+SUMMARY_TOP_LATEST = "*Latest:*"
 SUMMARY_MORE = "_…and {count} more._"
+SUMMARY_FIRST_POSTED_ONE = "_The first was posted above._"
+SUMMARY_FIRST_POSTED_MANY = "_The first {count} were posted above._"
 SUMMARY_RESOLVED = "{resolved} of {count} resolved since."
-SUMMARY_FALLBACK = "{count} {noun} for {client} {span}"
+SUMMARY_REPEATS_ONE = "1 repeat of these alerts since."
+SUMMARY_REPEATS_MANY = "{repeats:,} repeats of these alerts since."
+SUMMARY_FALLBACK = "{count} {noun} for {client}, {span}"
 SUMMARY_BUTTON = "Show all {count}"
+SPAN_AT = "at {time} UTC"
+SPAN_BETWEEN = "{first}–{last} UTC"
 LIST_TITLE = "Gathered alerts"
-LIST_PAGE = "{first}–{last} of {total}, most severe first"
+LIST_PAGE_SEVERE = "{first}–{last} of {total}, most severe first"
+LIST_PAGE_LATEST = "{first}–{last} of {total}, latest first"
 LIST_EMPTY = "These alerts have expired from the history."
 LIST_PREVIOUS = "Previous"
 LIST_NEXT = "Next"
 RESOLVED_MARK = " · _resolved_"
+POSTED_ABOVE_MARK = " · _posted on its own in the channel_"
+ITEM_ONCE = "• {label} ({first_seen}){marks}"
+ITEM_REPEATED = "• {label} · seen {occurrences} times, latest {last_seen}{marks}"
 
 NOUNS = {
     "outlier_alerts": ("outlier alert", "outlier alerts"),
@@ -159,11 +171,19 @@ class GatheredItem:
     severity: int
     resolved: bool
     first_seen: datetime
+    occurrences: int = 1
+    last_seen: datetime | None = None
+    # One of the alerts posted on their own before the burst was gathered.
+    posted_above: bool = False
 
 
 @dataclass(frozen=True)
 class BurstSummary:
-    """One burst summary: `top` lists the most severe alerts, and `count` counts all of them."""
+    """One burst summary: `top` lists a few gathered alerts, and `count` counts all the gathered ones.
+
+    `posted_first` alerts of the same burst were posted on their own before it; the headline counts them too.
+    `first_at` and `last_at` are when the burst's alerts occurred. `repeats` counts repeats of gathered alerts.
+    """
 
     summary_id: str
     notification_type: str
@@ -173,6 +193,13 @@ class BurstSummary:
     first_at: datetime
     last_at: datetime
     top: list[GatheredItem]
+    posted_first: int = 0
+    repeats: int = 0
+
+
+def ranks_by_severity(notification_type: str) -> bool:
+    """Tell whether a burst lists its most severe alerts first; only outliers have a severity of their own."""
+    return notification_type == "outlier_alerts"
 
 
 def _noun(notification_type: str, count: int) -> str:
@@ -180,30 +207,44 @@ def _noun(notification_type: str, count: int) -> str:
     return singular if count == 1 else plural
 
 
-def _span(first_at: datetime, last_at: datetime) -> str:
-    span = last_at - first_at
-    if span <= timedelta(minutes=1):
-        return "in the last minute"
-    return f"in {format_duration(span)}"
+def burst_span(first_at: datetime, last_at: datetime) -> str:
+    """Name when a burst happened, in UTC to the minute: "at 23:49 UTC", "23:49–23:51 UTC"."""
+    first, last = first_at.astimezone(UTC), last_at.astimezone(UTC)
+    time_format = "%H:%M" if first.date() == last.date() else "%d %b %H:%M"
+    first_text, last_text = first.strftime(time_format), last.strftime(time_format)
+    if first_text == last_text:
+        return SPAN_AT.format(time=first_text)
+    return SPAN_BETWEEN.format(first=first_text, last=last_text)
 
 
 def build_burst_summary(summary: BurstSummary) -> SlackMessage:
-    """Build the summary message of a burst: a count, the most severe few, and a button to list them all."""
-    noun = _noun(summary.notification_type, summary.count)
+    """Build the summary message of a burst: a count, a few of its alerts, and a button to list them all."""
+    total = summary.count + summary.posted_first
+    noun = _noun(summary.notification_type, total)
     client = escape_and_truncate(summary.client, 100)
-    span = _span(summary.first_at, summary.last_at)
-    header_text = SUMMARY_HEADER.format(count=summary.count, noun=noun, client=summary.client, span=span)
+    span = burst_span(summary.first_at, summary.last_at)
+    header_text = SUMMARY_HEADER.format(count=f"{total:,}", noun=noun, client=summary.client, span=span)
     header = {"type": "header", "text": {"type": "plain_text", "text": truncate(header_text, MAX_HEADER_TEXT)}}
-    lines = [SUMMARY_TOP, *(_item_line(item) for item in summary.top)]
+    top_title = SUMMARY_TOP_SEVERE if ranks_by_severity(summary.notification_type) else SUMMARY_TOP_LATEST
+    lines = [top_title, *(_item_line(item) for item in summary.top)]
     rest = summary.count - len(summary.top)
     if rest > 0:
-        lines.append(SUMMARY_MORE.format(count=rest))
+        lines.append(SUMMARY_MORE.format(count=f"{rest:,}"))
+    if summary.posted_first == 1:
+        lines.append(SUMMARY_FIRST_POSTED_ONE)
+    elif summary.posted_first > 1:
+        lines.append(SUMMARY_FIRST_POSTED_MANY.format(count=summary.posted_first))
     blocks: list[dict[str, Any]] = [header, _section("\n".join(lines))]
-    context = [f"{slack_date(summary.first_at)} – {slack_date(summary.last_at)}"]
+    first_date, last_date = slack_date(summary.first_at), slack_date(summary.last_at)
+    context = [first_date if first_date == last_date else f"{first_date} – {last_date}"]
     if summary.resolved:
-        context.append(SUMMARY_RESOLVED.format(resolved=summary.resolved, count=summary.count))
+        context.append(SUMMARY_RESOLVED.format(resolved=f"{summary.resolved:,}", count=f"{summary.count:,}"))
+    if summary.repeats == 1:
+        context.append(SUMMARY_REPEATS_ONE)
+    elif summary.repeats > 1:
+        context.append(SUMMARY_REPEATS_MANY.format(repeats=summary.repeats))
     blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context))]})
-    button_text = truncate(SUMMARY_BUTTON.format(count=summary.count), MAX_BUTTON_TEXT)
+    button_text = truncate(SUMMARY_BUTTON.format(count=f"{total:,}"), MAX_BUTTON_TEXT)
     blocks.append(
         {
             "type": "actions",
@@ -218,7 +259,7 @@ def build_burst_summary(summary: BurstSummary) -> SlackMessage:
             ],
         }
     )
-    fallback = SUMMARY_FALLBACK.format(count=summary.count, noun=noun, client=client, span=span)
+    fallback = SUMMARY_FALLBACK.format(count=f"{total:,}", noun=noun, client=client, span=span)
     return SlackMessage(text=truncate(fallback, MAX_UPDATE_TEXT), blocks=blocks)
 
 
@@ -228,7 +269,7 @@ def burst_title(*, notification_type: str, count: int, client: str) -> str:
 
 
 def build_burst_list_modal(
-    *, summary_id: str, title: str, items: list[GatheredItem], page: int, total: int
+    *, summary_id: str, title: str, items: list[GatheredItem], page: int, total: int, latest_first: bool = False
 ) -> dict[str, Any]:
     """Build one page of a burst's full list as a modal (Slack allows 100 blocks in a modal)."""
     blocks: list[dict[str, Any]] = [_section(f"*{escape_and_truncate(title, 200)}*")]
@@ -239,7 +280,13 @@ def build_burst_list_modal(
         blocks.append(
             {
                 "type": "context",
-                "elements": [_mrkdwn(LIST_PAGE.format(first=first, last=first + len(items) - 1, total=total))],
+                "elements": [
+                    _mrkdwn(
+                        (LIST_PAGE_LATEST if latest_first else LIST_PAGE_SEVERE).format(
+                            first=first, last=first + len(items) - 1, total=total
+                        )
+                    )
+                ],
             }
         )
         blocks.extend(_section(_item_line(item)) for item in items)
@@ -270,8 +317,20 @@ def _page_button(label: str, summary_id: str, page: int) -> dict[str, Any]:
 
 
 def _item_line(item: GatheredItem) -> str:
-    mark = RESOLVED_MARK if item.resolved else ""
-    return f"• {escape_and_truncate(item.label, MAX_LABEL)} ({slack_date(item.first_seen)}){mark}"
+    marks = ""
+    if item.posted_above:
+        marks += POSTED_ABOVE_MARK
+    if item.resolved:
+        marks += RESOLVED_MARK
+    label = escape_and_truncate(item.label, MAX_LABEL)
+    if item.occurrences > 1:
+        return ITEM_REPEATED.format(
+            label=label,
+            occurrences=f"{item.occurrences:,}",
+            last_seen=slack_date(item.last_seen or item.first_seen),
+            marks=marks,
+        )
+    return ITEM_ONCE.format(label=label, first_seen=slack_date(item.first_seen), marks=marks)
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:

@@ -11,7 +11,15 @@ import json
 from typing import Any
 
 from storage.models import Rule
-from views.rule_text import NOTIFICATION_TYPE_LABELS, button, channel_mention, context_block, plain_text, section_block
+from views.rule_text import (
+    NOTIFICATION_TYPE_LABELS,
+    button,
+    channel_mention,
+    context_block,
+    escape_keeping_mentions,
+    plain_text,
+    section_block,
+)
 from views.text import escape_and_truncate
 
 # --- User-facing copy -------------------------------------------------------------------------------
@@ -25,7 +33,10 @@ FAILING_DM_FALLBACK = "Your {kind} notification stopped posting: {reason}"
 JOIN_LABEL = "Join the channel"
 PICK_LABEL = "Pick another channel"
 
-JOINED_TEXT = ":white_check_mark: Mission Control joined {channel}. {held} held alerts are being sent now."
+JOINED_TEXT = ":white_check_mark: Mission Control joined {channel}. {held}"
+JOINED_HELD_NONE = "No alerts were held back."
+JOINED_HELD_ONE = "The 1 held alert is being sent now."
+JOINED_HELD_MANY = "The {held} held alerts are being sent now."
 JOIN_FAILED_TEXT = ":x: Mission Control could not join {channel} ({error}). {hint}"
 JOIN_FAILED_ARCHIVED = "The channel is archived: unarchive it, or pick another channel."
 JOIN_FAILED_OTHER = "Invite it with `/invite @Mission Control` in the channel, or pick another channel."
@@ -64,7 +75,7 @@ def build_failing_rule_dm(rule: Rule, *, code: str, is_private: bool) -> tuple[s
     an archived channel cannot be joined, and a bot cannot join a private one by itself.
     """
     kind = NOTIFICATION_TYPE_LABELS[rule.type]
-    reason = escape_and_truncate(rule.failure_reason or code, MAX_REASON)
+    reason = escape_keeping_mentions(rule.failure_reason or code, MAX_REASON)
     joinable = code == CODE_NOT_IN_CHANNEL and not is_private
     if joinable:
         fix = FIX_JOIN
@@ -79,7 +90,8 @@ def build_failing_rule_dm(rule: Rule, *, code: str, is_private: bool) -> tuple[s
         section_block(
             FAILING_DM.format(kind=escape_and_truncate(kind, 100), channel=channel_mention(rule.channel), reason=reason)
         ),
-        context_block(f"{fix} {HELD_LINE}"),
+        # A stored reason already says what to do; the generic advice is only for a rule failing without one.
+        context_block(HELD_LINE if rule.failure_reason else f"{fix} {HELD_LINE}"),
         {"type": "actions", "block_id": f"mend:{rule.id}", "elements": buttons},
     ]
     text = FAILING_DM_FALLBACK.format(kind=escape_and_truncate(kind, 100), reason=reason)
@@ -87,7 +99,13 @@ def build_failing_rule_dm(rule: Rule, *, code: str, is_private: bool) -> tuple[s
 
 
 def joined_text(channel_id: str, held: int) -> str:
-    return JOINED_TEXT.format(channel=channel_mention(channel_id), held=f"{held:,}")
+    if held == 0:
+        held_text = JOINED_HELD_NONE
+    elif held == 1:
+        held_text = JOINED_HELD_ONE
+    else:
+        held_text = JOINED_HELD_MANY.format(held=f"{held:,}")
+    return JOINED_TEXT.format(channel=channel_mention(channel_id), held=held_text)
 
 
 def join_failed_text(channel_id: str, error: str) -> str:

@@ -80,6 +80,7 @@ TASK_DEAD_LETTER_SUMMARY = (
     "*It will not be retried automatically*: fix the cause, then rerun the task."
 )
 TASK_FALLBACK = "{state}: {task_name} after {attempts}"
+TASK_RECOVERED_SUMMARY = "*{task_name}* recovered after {attempts}."
 TASK_TIME_LABEL = "Failed"
 
 NOTE_CREATED_EMOJI = ":memo:"
@@ -112,6 +113,7 @@ TASK_STATE_BADGES: dict[TaskState, Badge] = {
     TaskState.FAILED: Badge(":warning:", "Failed"),
     TaskState.DEAD_LETTER: Badge(":skull_and_crossbones:", "Dead letter"),
 }
+TASK_RECOVERED_BADGE = Badge(":white_check_mark:", "Recovered")
 
 # --- Interaction ids and link paths -----------------------------------------------------------------
 
@@ -344,11 +346,12 @@ def _format_number(value: float) -> str:
 # --- Task failures ----------------------------------------------------------------------------------
 
 
-def build_task_failure_message(event: TaskFailedEvent, *, web_url: str | None) -> SlackMessage:
+def build_task_failure_message(event: TaskFailedEvent, *, web_url: str | None, recovered: bool = False) -> SlackMessage:
     """Build the alert for a failed pipeline task.
 
     A dead-lettered task looks different from a failed one (emoji, header and wording), and its message
-    states that it will not be retried automatically.
+    states that it will not be retried automatically. With `recovered` (a `task.recovered` followed), the
+    state and the sentence say that it recovered.
     """
     data = event.data
     badge = TASK_STATE_BADGES[data.state]
@@ -357,8 +360,11 @@ def build_task_failure_message(event: TaskFailedEvent, *, web_url: str | None) -
     summary = (TASK_DEAD_LETTER_SUMMARY if dead else TASK_FAILED_SUMMARY).format(
         task_name=_value(data.task_name), attempts=_attempts(data.attempts)
     )
+    state = TASK_RECOVERED_BADGE if recovered else badge
+    if recovered:
+        summary = TASK_RECOVERED_SUMMARY.format(task_name=_value(data.task_name), attempts=_attempts(data.attempts))
     fields = [
-        _field("State", f"{badge.emoji} {badge.label}"),
+        _field("State", f"{state.emoji} {state.label}"),
         _field("Attempts", str(data.attempts)),
         _field("Task ID", _code(data.task_id)),
         _field(TASK_TIME_LABEL, slack_date(event.occurred_at)),

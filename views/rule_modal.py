@@ -77,8 +77,8 @@ CLOSE_LABEL = "Cancel"
 CHANNEL_LABEL = "Channel"
 CHANNEL_PLACEHOLDER = "Choose a channel"
 CHANNEL_HINT = (
-    "Only channels Mission Control is in are listed. "
-    "Missing one? Type /invite @Mission Control in that channel, then open this list again."
+    "Lists the channels Mission Control is in, and public channels it joins when you save. "
+    "A private channel is missing? Type /invite @Mission Control there, then open this list again."
 )
 TYPE_LABEL = "Notification type"
 TYPE_PLACEHOLDER = "Choose what to send"

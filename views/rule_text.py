@@ -112,7 +112,8 @@ HOURS_AGO = "{count} h ago"
 DAYS_AGO = "{count} days ago"
 
 # Part of the failure reason that bot.delivery_policy stores when Slack returns `not_in_channel`.
-NOT_MEMBER_MARKER = "not a member of channel"
+# Matches reasons stored before and after they named the channel with a mention.
+NOT_MEMBER_MARKER = "not a member of "
 
 # --- Sizes ------------------------------------------------------------------------------------------
 
@@ -226,7 +227,8 @@ def rule_state_text(rule: Rule, channel: Channel | None) -> str:
         return STATE_FAILING_NOT_MEMBER.format(channel=channel_name_text(channel, rule.channel))
     if not reason:
         return STATE_FAILING_NO_REASON
-    return STATE_FAILING.format(reason=escape_and_truncate(" ".join(reason.split()), MAX_REASON))
+    # Reasons name the channel with a mention (bot.delivery_policy), which Slack renders as its name.
+    return STATE_FAILING.format(reason=escape_keeping_mentions(" ".join(reason.split()), MAX_REASON))
 
 
 def rule_summary(rule: Rule, channel: Channel | None, client_name: str | None) -> str:

@@ -52,12 +52,14 @@ HELD_NONE = "No alerts were held back."
 HELD_ONE = "*1 alert* was held back: {worst}"
 HELD_MANY = "*{count} alerts* were held back. The worst: {worst}"
 HELD_WORST_GONE = "(its details have expired)"
-ENDED_FALLBACK = "Snooze over: {count} alerts were held back."
+ENDED_FALLBACK = "Snooze over: {held} held back."
 
 HOME_TITLE = "*Snoozed alerts*"
 HOME_EMPTY = "Nothing is snoozed. The Snooze button on an alert quiets it for a while."
-HOME_ROW = "{scope} in {channel}, {until}. Snoozed by {who}; {held} held back."
-HOME_MORE = "{count} more snoozes are not shown."
+HOME_ROW = "{scope}, {until}. Snoozed by {who}; {held} held back."
+# A snooze of one alert names its channel here, because its scope text does not (a rule or channel scope does).
+HOME_ROW_IN_CHANNEL = "{scope} in {channel}, {until}. Snoozed by {who}; {held} held back."
+HOME_MORE = "{count} more {snoozes} not shown."
 UNSNOOZE_LABEL = "Unsnooze"
 
 SNOOZE_REFUSED = "Only {admins} can snooze a whole rule or channel. You can snooze this client's alerts instead."
@@ -169,6 +171,13 @@ def scope_text(snooze: Snooze, subject_description: str | None) -> str:
     return subject_description or "this alert"
 
 
+def held_alerts_text(count: int) -> str:
+    """Count held alerts for a sentence: "no alerts", "1 alert", "2,345 alerts"."""
+    if count == 0:
+        return "no alerts"
+    return f"{count:,} alert" if count == 1 else f"{count:,} alerts"
+
+
 def until_text(snooze: Snooze) -> str:
     if snooze.until is None:
         return UNTIL_RESOLVED
@@ -205,7 +214,7 @@ def build_snooze_ended_message(
         lines.append(HELD_ONE.format(worst=worst))
     else:
         lines.append(HELD_MANY.format(count=f"{snooze.held_count:,}", worst=worst))
-    text = ENDED_FALLBACK.format(count=f"{snooze.held_count:,}")
+    text = ENDED_FALLBACK.format(held=held_alerts_text(snooze.held_count))
     return text, [section_block("\n".join(lines))]
 
 
@@ -215,8 +224,9 @@ def snooze_home_blocks(snoozes: list[Snooze], *, subject_descriptions: dict[str,
     if not snoozes:
         return [*blocks, context_block(HOME_EMPTY)]
     for snooze in snoozes[:MAX_HOME_SNOOZES]:
+        template = HOME_ROW if snooze.scope in (SnoozeScope.RULE, SnoozeScope.CHANNEL) else HOME_ROW_IN_CHANNEL
         row = section_block(
-            HOME_ROW.format(
+            template.format(
                 scope=scope_text(snooze, subject_descriptions.get(snooze.id)),
                 channel=channel_mention(snooze.channel),
                 until=until_text(snooze),
@@ -228,7 +238,8 @@ def snooze_home_blocks(snoozes: list[Snooze], *, subject_descriptions: dict[str,
         row["accessory"] = button(UNSNOOZE_LABEL, action_id=UNSNOOZE_ACTION, value=snooze.id)
         blocks.append(row)
     if len(snoozes) > MAX_HOME_SNOOZES:
-        blocks.append(context_block(HOME_MORE.format(count=len(snoozes) - MAX_HOME_SNOOZES)))
+        more = len(snoozes) - MAX_HOME_SNOOZES
+        blocks.append(context_block(HOME_MORE.format(count=more, snoozes="snooze is" if more == 1 else "snoozes are")))
     return blocks
 
 

@@ -127,6 +127,14 @@ def test_alert_of_keys() -> None:
     assert first.key != other_message.key
 
 
+def test_task_label_counts_attempts_in_words() -> None:
+    one = alert_of(event("task_failed.json", data={"attempts": 1}))
+    three = alert_of(event("task_failed.json", data={"attempts": 3}))
+
+    assert one is not None and one.label.endswith(", 1 attempt)")
+    assert three is not None and three.label.endswith(", 3 attempts)")
+
+
 def test_replay_counts_posts_and_summaries() -> None:
     failures = [
         ReplayedEvent(event("task_failed.json", id=f"e{n}", data={"task_id": f"t{n}"}), AT + timedelta(seconds=n))

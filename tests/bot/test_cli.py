@@ -288,6 +288,16 @@ async def test_rules_list_shows_failure(storage: Storage) -> None:
     assert "failing: The bot is not a member of channel C0001." in output
 
 
+async def test_rules_list_shows_channel_mention_plainly(storage: Storage) -> None:
+    await add_workspace(storage)
+    rule = await storage.rules.create(RuleSpec("T0001", "C0001", NotificationType.SYSTEM_ERRORS), now=NOW)
+    await storage.rules.mark_failing(rule.id, reason="<#C0001> is archived: unarchive it.", now=NOW)
+
+    _, output = await run_rules(storage, "list")
+
+    assert "failing: #C0001 is archived: unarchive it." in output
+
+
 async def test_rules_list_json(storage: Storage) -> None:
     await add_workspace(storage)
     spec = RuleSpec("T0001", "C0001", NotificationType.OUTLIER_ALERTS, "cl-alpha", Severity.MEDIUM)

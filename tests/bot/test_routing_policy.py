@@ -213,7 +213,15 @@ def test_classify_slack_error_cases(
 def test_classify_channel_error_names_channel(error: str) -> None:
     verdict = classify_slack_error(status=200, error=error, retry_after=None, channel="C0ALERTS")
 
-    assert "C0ALERTS" in verdict.reason
+    # A mention, so Slack shows the channel's name where the reason is displayed (DM, App Home).
+    assert "<#C0ALERTS>" in verdict.reason
+    assert "channel C0ALERTS" not in verdict.reason
+
+
+def test_classify_channel_error_without_channel_id() -> None:
+    verdict = classify_slack_error(status=200, error="is_archived", retry_after=None, channel="")
+
+    assert verdict.reason.startswith("This channel is archived")
 
 
 def test_classify_give_up_names_code() -> None:

@@ -112,7 +112,9 @@ async def test_detection_repeats_resolve_one_message_across_restart(
         assert message.text.startswith("Resolved: ")
         assert "Resolved" in block_text(message)
         assert "4 occurrences" in block_text(message)
-        assert "90" in block_text(message)
+        # The resolution reported observed 33.8: the resolved message shows it, not the last detection's 90.
+        assert "33.80" in message.text
+        assert "90.00" not in block_text(message)
         replies = emulator.thread_replies(channel, message.ts)
         assert len(replies) == 4
         assert [reply.text.split(" ")[0] for reply in replies[:3]] == ["Seen", "Seen", "Seen"]
@@ -179,6 +181,125 @@ async def test_task_recovery_resolves_failure(
     assert message.text.startswith("Resolved: ")
     [reply] = emulator.thread_replies("C0OPS", message.ts)
     assert "after 5 min" in reply.text
+    assert ":white_check_mark: Recovered" in block_text(message)
+    assert ":warning: Failed" not in block_text(message)
+    assert "may retry" not in block_text(message)
+
+
+async def test_times_shown_are_when_events_occurred(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    # Both events happened hours before they arrived, together (a platform catching up).
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    detected_at, resolved_at = START - timedelta(hours=4), START - timedelta(hours=1, minutes=30)
+    await send(bot, fake_clock, detection(0, observed=84.2, at=detected_at))
+    fake_clock.advance(seconds=3)
+    await send(bot, fake_clock, resolution(resolved_at))
+    await flush(bot)
+
+    message = emulator.top_level_messages("C0ALPHA")[0]
+    [reply] = emulator.thread_replies("C0ALPHA", message.ts)
+    assert "after 2 h 30 min" in reply.text
+    assert f"<!date^{int(resolved_at.timestamp())}^" in reply.text
+    assert "after 2 h 30 min" in block_text(message)
+    assert f"<!date^{int(detected_at.timestamp())}^" in block_text(message)
+    assert f"<!date^{int(fake_clock.now().timestamp())}^" not in block_text(message)
+
+
+async def test_default_burst_summary_reads_well(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    await bot.runtime.storage.clients.apply_update(
+        agency_id="ag-acme", client_id="cl-bravo", data={"name": "Bravo Foods"}, occurred_at=START
+    )
+    first_at = datetime(2026, 12, 1, 8, 49, tzinfo=UTC)
+    await send(bot, fake_clock, task_failure(1, at=first_at))
+    fake_clock.advance(seconds=10)
+    await send(bot, fake_clock, task_failure(2, at=first_at + timedelta(minutes=2)))
+    await flush(bot)
+
+    _first, summary = emulator.top_level_messages("C0OPS")
+    header = summary.blocks[0]["text"]["text"]  # type: ignore[index]
+    assert header == ":rotating_light: 2 task failures for Bravo Foods, 08:49–08:51 UTC"
+    shown = block_text(summary)
+    assert "Most severe" not in shown
+    assert "Latest:" in shown
+    assert "The first was posted above." in shown
+    assert "Show all 2" in shown
+    assert "1 attempts" not in shown
+    assert "in the last minute" not in shown
+    assert emulator.limit_violations == []
+
+    # Much later the summary still names when the burst happened, not "the last minute".
+    fake_clock.advance(hours=2)
+    again = {**task_failure(2, at=first_at + timedelta(minutes=2)), "id": "evt_task_0002_again"}
+    await send(bot, fake_clock, again)
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+    assert summary.update_count >= 1
+    assert "08:49–08:51 UTC" in summary.text
+
+
+async def test_gathered_delivery_logs_no_post(
+    start_bot: BotFactory,
+    emulator: SlackEmulator,
+    seed_file: Path,
+    fake_clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+
+    with caplog.at_level("INFO", logger="bot.delivery"):
+        await send(bot, fake_clock, task_failure(1, at=fake_clock.now()), task_failure(2, at=fake_clock.now()))
+
+    lines = [record.getMessage() for record in caplog.records if record.name == "bot.delivery"]
+    assert not [line for line in lines if "ts None" in line]
+    assert len([line for line in lines if line.startswith("Posted message")]) == 1
+    assert len([line for line in lines if "gathered into a summary" in line]) == 1
+
+
+async def test_summary_names_client_stored_later(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    await send(bot, fake_clock, task_failure(1, at=fake_clock.now()), task_failure(2, at=fake_clock.now()))
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+    summary = emulator.top_level_messages("C0OPS")[1]
+    assert "for cl-bravo" in summary.text  # no name stored yet: the id
+
+    await bot.runtime.storage.clients.apply_update(
+        agency_id="ag-acme", client_id="cl-bravo", data={"name": "Bravo Foods"}, occurred_at=START
+    )
+    await send(bot, fake_clock, task_failure(3, at=fake_clock.now()))
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+
+    assert "for Bravo Foods" in summary.text
+
+
+async def test_repeat_of_a_gathered_alert_shows_in_the_summary(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    for number in range(1, 4):
+        await send(bot, fake_clock, task_failure(number, at=fake_clock.now()))
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+    summary = emulator.top_level_messages("C0OPS")[1]
+    updates_before = summary.update_count
+
+    fake_clock.advance(seconds=5)
+    await send(bot, fake_clock, {**task_failure(3, at=fake_clock.now()), "id": "evt_task_0003_again"})
+    fake_clock.advance(seconds=2)
+    await flush(bot)
+
+    assert summary.update_count > updates_before
+    shown = block_text(summary)
+    assert "Import 0003" in shown
+    assert "seen 2 times, latest" in shown
+    assert "1 repeat of these alerts" in shown
 
 
 async def test_repeated_system_error_updates_count_without_replies(
@@ -220,15 +341,18 @@ async def test_note_update_threads_and_deletion_redacts(
     assert "Second version" in block_text(reply)
 
     fake_clock.advance(minutes=1)
+    # Deleted 30 seconds before the bot received it: the message names when it was deleted.
+    deleted_at = fake_clock.now() - timedelta(seconds=30)
     deleted = {
         **load_example("note_deleted.json"),
         "client_id": created["client_id"],
-        "occurred_at": fake_clock.now().isoformat(),
+        "occurred_at": deleted_at.isoformat(),
         "data": {"note_id": note_id},
     }
     await send(bot, fake_clock, deleted)
     await flush(bot)
     assert "deleted" in message.text.lower() or "deleted" in block_text(message)
+    assert f"<!date^{int(deleted_at.timestamp())}^" in block_text(message)
     assert created["data"]["body"][:40] not in block_text(message)
     assert created["data"]["title"] not in block_text(message)
 
@@ -252,11 +376,12 @@ async def test_two_hundred_task_failures_make_one_summary(
     await flush(bot)
 
     top = emulator.top_level_messages("C0OPS")
-    # The first failure on its own, then one summary for the other 199.
+    # The first failure on its own, then one summary for the other 199, which counts the whole burst.
     assert len(top) == 2
     summary = top[1]
-    assert "199 task failures" in summary.text
-    assert "Show all 199" in block_text(summary)
+    assert "200 task failures" in summary.text
+    assert "Show all 200" in block_text(summary)
+    assert "The first was posted above." in block_text(summary)
     assert emulator.posted_messages("C0OPS") == top  # no thread replies either
 
     deliveries = await bot.runtime.storage.deliveries.list_by_state(states=[DeliveryState.SENT], limit=1000)
@@ -302,8 +427,8 @@ async def test_flood_for_two_clients_makes_two_summaries(
     top = emulator.top_level_messages("C0OPS")
     assert len(top) == 4
     assert sorted(message.text.split(" for ")[0] for message in top if "task failures" in message.text) == [
-        "4 task failures",
-        "4 task failures",
+        "5 task failures",
+        "5 task failures",
     ]
 
 
@@ -311,15 +436,12 @@ async def test_summary_list_opens_paged(
     start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
 ) -> None:
     bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
-    events = [
-        task_failure(number, at=fake_clock.now(), state="dead_letter" if number == 30 else "failed")
-        for number in range(50)
-    ]
+    events = [task_failure(number, at=fake_clock.now() + timedelta(seconds=number)) for number in range(50)]
     await send(bot, fake_clock, *events)
     fake_clock.advance(seconds=2)
     await flush(bot)
     summary = emulator.top_level_messages("C0OPS")[1]
-    assert "Import 0030" in block_text(summary)  # the dead-lettered one is the most severe
+    assert "Import 0049" in block_text(summary)  # tasks have no severity: the latest come first
 
     user = SlackClient(bot.http, user_id="U0MEMBER")
     show = {"type": "button", "action_id": "alert_burst_show", "block_id": "b", "value": _summary_id(summary)}
@@ -335,8 +457,11 @@ async def test_summary_list_opens_paged(
     [opened] = await emulator.wait_for_calls("views.open", 1)
     assert opened.ok, opened.response
     first_page = opened.params["view"]
-    assert "1–40 of 49" in json.dumps(first_page, ensure_ascii=False)
-    assert "Import 0030" in json.dumps(first_page["blocks"][2])
+    assert "1–40 of 50, latest first" in json.dumps(first_page, ensure_ascii=False)
+    # The failure posted on its own is listed too, marked, then the gathered ones, latest first.
+    assert "Import 0000" in json.dumps(first_page["blocks"][2])
+    assert "posted on its own" in json.dumps(first_page["blocks"][2])
+    assert "Import 0049" in json.dumps(first_page["blocks"][3])
     [paging] = [block for block in first_page["blocks"] if block.get("block_id") == "alert_burst_paging"]
     [next_button] = paging["elements"]
     assert isinstance(opened.response, dict)
@@ -344,7 +469,8 @@ async def test_summary_list_opens_paged(
     await user.modal_action(view, next_button | {"block_id": "alert_burst_paging"})
     [updated] = await emulator.wait_for_calls("views.update", 1)
     assert updated.ok, updated.response
-    assert "41–49 of 49" in json.dumps(updated.params["view"], ensure_ascii=False)
+    assert "41–50 of 50" in json.dumps(updated.params["view"], ensure_ascii=False)
+    assert "Import 0001" in json.dumps(updated.params["view"]["blocks"][-2])
     assert emulator.limit_violations == []
 
 
@@ -398,7 +524,8 @@ async def test_rule_burst_threshold_is_used(
     await flush(bot)
     top = emulator.top_level_messages("C0OPS")
     assert len(top) == 4
-    assert top[3].text.startswith("3 task failures")
+    assert top[3].text.startswith("6 task failures")
+    assert "The first 3 were posted above." in block_text(top[3])
     # 40 seconds later is outside the 30-second window: a new burst starts with a post of its own.
     fake_clock.advance(seconds=40)
     await send(bot, fake_clock, task_failure(99, at=fake_clock.now()))

@@ -220,7 +220,8 @@ async def test_failing_again_after_mend_notifies_again(
     await bot.runtime.delivery.alerts.flush_due()
     top_level = [message for message in slack.posted_messages("C0OPS") if message.thread_ts is None]
     assert len(top_level) == 2
-    assert top_level[1].text == "1 system error for cl-alpha in the last minute"
+    # The summary counts the whole burst: the error posted before the channel failed, and the held one.
+    assert top_level[1].text.startswith("2 system errors for cl-alpha, ")
 
 
 # --- Fix buttons -----------------------------------------------------------------------------------
@@ -326,6 +327,23 @@ async def test_rule_without_creator_tells_managers(bot: RunningBot, slack: Slack
     assert [call.params["users"] for call in slack.calls_to("conversations.open")] == ["U0MANAGER"]
 
 
+async def test_rule_without_anyone_to_tell_says_what_to_do(
+    bot: RunningBot, slack: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A rule added from the CLI or the seed in single-workspace mode: no creator, no installer, no managers.
+    storage, now = bot.runtime.storage, bot.runtime.clock.now()
+    await storage.rules.create(RuleSpec(TEAM_ID, "C0OPS", NotificationType.SYSTEM_ERRORS), now=now)
+    await bot.runtime.index.reload()
+    slack.archived_channels.add("C0OPS")
+
+    with caplog.at_level("WARNING", logger="bot.mending"):
+        await send(bot, 1)
+
+    assert slack.calls_to("conversations.open") == []
+    [warning] = [record.getMessage() for record in caplog.records if "No one to tell" in record.getMessage()]
+    assert "add a manager in App Home's Connection section" in warning
+
+
 # --- The rule modal's join offer -------------------------------------------------------------------
 
 
@@ -367,7 +385,9 @@ async def test_home_shows_failing_rule(bot: RunningBot, creator: SlackClient, sl
     await creator.event({"type": "app_home_opened", "user": CREATOR, "tab": "home", "channel": "D0"})
     await slack.wait_for_calls("views.publish", before + 1)
 
-    assert "archived" in json.dumps(slack.home_views[CREATOR]["blocks"])
+    shown = json.dumps(slack.home_views[CREATOR]["blocks"])
+    assert "Failing: <#C0OPS> is archived" in shown
+    assert "Channel C0OPS" not in shown
 
 
 async def test_picker_lists_joinable_public_channels(

@@ -305,6 +305,56 @@ async def test_until_resolved_ends_on_resolution(bot: RunningBot, slack: SlackEm
     assert "1 alert" in json.dumps(reply.blocks)
 
 
+def resolution_of(outlier_id: str) -> dict[str, Any]:
+    resolved = load_example("outlier_resolved.json")
+    resolved["data"]["outlier_id"] = outlier_id
+    return resolved
+
+
+async def test_resolved_alert_does_not_offer_until_resolved(bot: RunningBot, slack: SlackEmulator) -> None:
+    admin = SlackClient(bot.http, user_id=ADMIN)
+    alert = await first_alert(bot, slack)
+    await post_and_settle(bot, [resolution_of("out-evt-first")])
+
+    modal = await click_snooze(admin, slack, alert, "evt-first")
+
+    assert "resolved" not in option_values(modal, "snooze_duration")
+    assert "1h" in option_values(modal, "snooze_duration")
+
+
+async def test_until_resolved_refused_once_resolved(bot: RunningBot, slack: SlackEmulator) -> None:
+    admin = SlackClient(bot.http, user_id=ADMIN)
+    alert = await first_alert(bot, slack)
+    modal = await click_snooze(admin, slack, alert, "evt-first")
+    # The alert resolves while the modal is open.
+    await post_and_settle(bot, [resolution_of("out-evt-first")])
+
+    answer = await submit_snooze(admin, slack, modal, "subject", "resolved")
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {"snooze_duration": "This alert has already resolved: choose a time instead."},
+    }
+    assert await bot.runtime.storage.snoozes.list_active(TEAM_ID, now=bot.runtime.clock.now()) == []
+
+
+async def test_snooze_that_held_nothing_and_resolved_at_once_ends_quietly(
+    bot: RunningBot, slack: SlackEmulator
+) -> None:
+    admin = SlackClient(bot.http, user_id=ADMIN)
+    alert = await first_alert(bot, slack)
+    modal = await click_snooze(admin, slack, alert, "evt-first")
+    await submit_snooze(admin, slack, modal, "subject", "resolved")
+    await post_and_settle(bot, [resolution_of("out-evt-first")])
+    assert bot.runtime.snoozes is not None
+
+    assert await bot.runtime.snoozes.run_due() == 1
+
+    # The alert's own resolution reply is there; no "Snooze over: no alerts held back" beside it.
+    assert all("snooze" not in json.dumps(reply.blocks).lower() for reply in replies(slack, alert.ts))
+    assert await bot.runtime.storage.snoozes.list_active(TEAM_ID, now=bot.runtime.clock.now()) == []
+
+
 async def test_until_task_recovers(bot: RunningBot, slack: SlackEmulator) -> None:
     admin = SlackClient(bot.http, user_id=ADMIN)
     task = load_example("task_failed.json")

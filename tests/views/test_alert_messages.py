@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from views.alert_messages import (
     build_note_gone_message,
     build_repeat_reply,
     build_resolution_reply,
+    burst_span,
     format_duration,
 )
 from views.messages import SlackMessage, build_event_message
@@ -99,7 +101,7 @@ def summary(count: int, top: int = 5) -> BurstSummary:
 
 def test_burst_summary_counts_rest() -> None:
     message = build_burst_summary(summary(12))
-    assert message.text == "12 task failures for Acme &lt;!here&gt; in the last minute"
+    assert message.text == "12 task failures for Acme &lt;!here&gt;, at 09:00 UTC"
     text = json.dumps(message.blocks)
     assert "and 7 more" in text
     assert "Show all 12" in text
@@ -122,3 +124,50 @@ def test_burst_list_pages_fit_a_modal() -> None:
 def test_burst_list_empty_state() -> None:
     view = build_burst_list_modal(summary_id="s", title="t", items=[], page=0, total=0)
     assert "expired" in json.dumps(view["blocks"])
+
+
+def test_burst_summary_counts_posted_first_and_names_its_span() -> None:
+    burst = replace(summary(199), posted_first=1, last_at=AT + timedelta(minutes=2), repeats=3)
+
+    message = build_burst_summary(burst)
+    text = json.dumps(message.blocks)
+
+    assert message.blocks[0]["text"]["text"] == ":rotating_light: 200 task failures for Acme <!here>, 09:00–09:02 UTC"
+    assert "The first was posted above." in text
+    assert "Show all 200" in text
+    assert "*Latest:*" in text
+    assert "Most severe" not in text
+    assert "3 repeats of these alerts since." in text
+    assert limit_violations(message) == []
+
+
+def test_burst_summary_of_outliers_ranks_by_severity() -> None:
+    burst = replace(summary(3, top=3), notification_type="outlier_alerts", posted_first=2)
+
+    text = json.dumps(build_burst_summary(burst).blocks)
+
+    assert "*Most severe:*" in text
+    assert "The first 2 were posted above." in text
+
+
+def test_burst_span_over_midnight_names_days() -> None:
+    late = datetime(2026, 12, 4, 23, 49, tzinfo=UTC)
+
+    assert burst_span(late, late + timedelta(seconds=30)) == "at 23:49 UTC"
+    assert burst_span(late, late + timedelta(minutes=2)) == "23:49–23:51 UTC"
+    assert burst_span(late, late + timedelta(minutes=20)) == "04 Dec 23:49–05 Dec 00:09 UTC"
+
+
+def test_gathered_item_shows_repeats_and_latest_time() -> None:
+    item = GatheredItem(
+        label="Import 3 (failed, 1 attempt)",
+        severity=2,
+        resolved=False,
+        first_seen=AT,
+        occurrences=4,
+        last_seen=AT + timedelta(minutes=5),
+    )
+
+    text = json.dumps(build_burst_summary(replace(summary(1, top=0), top=[item])).blocks)
+
+    assert f"seen 4 times, latest <!date^{int((AT + timedelta(minutes=5)).timestamp())}^" in text

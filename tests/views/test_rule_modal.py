@@ -117,6 +117,9 @@ def test_modal_channel_picker() -> None:
     assert "initial_option" not in channel["element"]
     assert channel["hint"]["text"] == CHANNEL_HINT
     assert "/invite @Mission Control" in CHANNEL_HINT
+    # The picker also lists public channels the bot is not in yet, marked "(joins on save)".
+    assert "Only channels Mission Control is in" not in CHANNEL_HINT
+    assert "public channels it joins when you save" in CHANNEL_HINT
 
 
 def test_modal_type_picker_dispatches() -> None:

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from bot.delivery_policy import classify_slack_error
 from storage.snoozes import HeldEvent, Snooze, SnoozeScope, SnoozeState, SnoozeSubject
 from tests.slack_emulator import check_view
 from tests.views.test_home import HOSTILE, make_rule, unsafe_markup
-from views.mending import build_failing_rule_dm, build_join_offer, join_failed_text
+from views.mending import build_failing_rule_dm, build_join_offer, join_failed_text, joined_text
 from views.snooze import (
     SnoozeModalModel,
     build_snooze_ended_message,
@@ -95,17 +96,21 @@ def test_task_subject_offers_recovery() -> None:
 
 
 @pytest.mark.parametrize(
-    ("held", "expected"),
-    [(0, "No alerts were held back."), (1, "*1 alert* was held back"), (1_234, "*1,234 alerts* were held back")],
+    ("held", "expected", "fallback"),
+    [
+        (0, "No alerts were held back.", "Snooze over: no alerts held back."),
+        (1, "*1 alert* was held back", "Snooze over: 1 alert held back."),
+        (1_234, "*1,234 alerts* were held back", "Snooze over: 1,234 alerts held back."),
+    ],
     ids=["none", "one", "many"],
 )
-def test_ended_message_counts(held: int, expected: str) -> None:
+def test_ended_message_counts(held: int, expected: str, fallback: str) -> None:
     snooze = make_snooze(held_count=held, worst=HeldEvent("evt-1", 4) if held else None)
 
     text, blocks = build_snooze_ended_message(snooze, subject_description="metric *cpa*", worst_text="Critical!")
 
     assert expected in text_of(blocks)
-    assert f"{held:,} alerts" in text
+    assert text == fallback
     assert "<@U0MEMBER>" in text_of(blocks)
 
 
@@ -156,6 +161,27 @@ def test_home_list_capped_with_more_line() -> None:
     assert check_view({"type": "home", "blocks": blocks}) == []
 
 
+def test_home_list_one_more_snooze_is_singular() -> None:
+    snoozes = [make_snooze(id=f"snz_{number:012d}") for number in range(11)]
+
+    blocks = snooze_home_blocks(snoozes, subject_descriptions={})
+
+    assert "1 more snooze is not shown." in text_of(blocks[-1:])
+
+
+@pytest.mark.parametrize("scope", [SnoozeScope.CHANNEL, SnoozeScope.RULE])
+def test_home_row_names_the_channel_once(scope: SnoozeScope) -> None:
+    blocks = snooze_home_blocks([make_snooze(scope=scope)], subject_descriptions={})
+
+    assert text_of(blocks[1:2]).count("<#") == 1
+
+
+def test_home_row_of_one_alert_names_its_channel() -> None:
+    blocks = snooze_home_blocks([make_snooze(scope=SnoozeScope.SUBJECT)], subject_descriptions={})
+
+    assert " in <#" in text_of(blocks[1:2])
+
+
 def test_home_list_until_resolved() -> None:
     blocks = snooze_home_blocks([make_snooze(until=None)], subject_descriptions={})
 
@@ -186,6 +212,32 @@ def test_failing_dm_buttons(code: str, private: bool, join: bool) -> None:
     assert "mend_pick" in actions
     assert unsafe_markup(blocks) == []
     assert "<!channel>" not in text
+
+
+def test_failing_dm_gives_the_advice_once() -> None:
+    verdict = classify_slack_error(status=200, error="is_archived", retry_after=None, channel="C0OPS")
+    rule = make_rule(failure_reason=verdict.reason)
+
+    _, blocks = build_failing_rule_dm(rule, code="is_archived", is_private=False)
+    shown = text_of(blocks)
+
+    assert "<#C0OPS> is archived" in shown
+    assert "Channel C0OPS" not in shown
+    assert shown.lower().count("unarchive") == 1
+
+
+def test_failing_dm_without_reason_still_says_what_to_do() -> None:
+    _, blocks = build_failing_rule_dm(make_rule(failure_reason=None), code="is_archived", is_private=False)
+
+    assert "Unarchive the channel" in text_of(blocks)
+
+
+@pytest.mark.parametrize(
+    ("held", "expected"),
+    [(0, "No alerts were held back."), (1, "The 1 held alert is being sent now."), (3, "The 3 held alerts are")],
+)
+def test_joined_text_counts_held_alerts(held: int, expected: str) -> None:
+    assert expected in joined_text("C0OPS", held)
 
 
 def test_join_failed_hint_for_archived() -> None:
