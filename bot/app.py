@@ -25,6 +25,7 @@ from bot.digest import DigestService
 from bot.houston_service import HoustonLimits, HoustonService
 from bot.ingest import EventIngest
 from bot.linking import LinkService
+from bot.pacing import PacedPoster, Pacer, PacingConfig
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
 from bot.rule_index import RuleIndex
@@ -78,6 +79,7 @@ class Runtime:
     socket_mode: AsyncSocketModeHandler | None = None
     identity: Identity | None = None
     owns_database: bool = True
+    pacer: Pacer | None = None
 
     async def start(self, *, seed_path: Path | None = None) -> None:
         """Prepare storage, seed, identify the workspace, then start routing and delivery."""
@@ -184,12 +186,13 @@ def build_runtime(
     delivery_config: DeliveryConfig | None = None,
     digest_scheduler: bool = True,
     houston_model: BaseChatModel | None = None,
+    pacing: PacingConfig | None = None,
 ) -> Runtime:
     """Create every part; nothing connects until `Runtime.start`.
 
     `digest_scheduler=False` leaves digests to explicit `runtime.digest.run_due()` calls (tests move a fake
     clock instead of waiting for APScheduler's wall-clock triggers). `houston_model` replaces the model the
-    settings configure (tests pass a scripted one).
+    settings configure (tests pass a scripted one). `pacing` sets the per-channel rate of Slack calls.
     """
     clock = clock or SystemClock()
     owns_database = database is None
@@ -199,10 +202,22 @@ def build_runtime(
     slack = build_slack_side(
         settings, storage=storage, database=database, clock=clock, on_workspace_change=index.mark_stale
     )
+    pacer = None
     if poster is None:
         poster = SlackPoster(client=slack.client, tokens=slack.tokens) if slack else ConsolePoster(stdout)
+    delivery_poster: Poster = poster
+    if slack is not None or pacing is not None:
+        # One pacer per process: every worker and every interactive post shares the buckets and 429 pauses.
+        pacer = Pacer(pacing)
+        delivery_poster = PacedPoster(poster, pacer, defer_after=pacer.config.defer_after_seconds)
+        poster = PacedPoster(poster, pacer)
     delivery = DeliveryService(
-        storage=storage, poster=poster, index=index, clock=clock, web_url=settings.web_url, config=delivery_config
+        storage=storage,
+        poster=delivery_poster,
+        index=index,
+        clock=clock,
+        web_url=settings.web_url,
+        config=delivery_config,
     )
     router = Router(storage=storage, index=index, clock=clock, on_deliveries=delivery.wake)
     digest = DigestService(
@@ -257,6 +272,7 @@ def build_runtime(
         tokens=slack.single_workspace_tokens if slack else None,
         socket_mode=_build_socket_mode(settings, slack),
         owns_database=owns_database,
+        pacer=pacer,
     )
 
 

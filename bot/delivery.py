@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.delivery_policy import Action, Verdict, backoff_seconds, classify_slack_error
+from bot.pacing import PacingDeferred
 from bot.posting import NoTokenError, Poster
 from bot.rule_index import RuleIndex
 from storage.events_schema import event_adapter
@@ -130,6 +131,11 @@ class DeliveryService:
             return
         try:
             ts = await self._poster.post(team_id=delivery.team_id, channel=delivery.channel, message=message)
+        except PacingDeferred as deferred:
+            # Not a Slack call: the attempt is given back and the delivery waits for its slot.
+            at = self._clock.now() + timedelta(seconds=deferred.delay_seconds)
+            await self._storage.deliveries.postpone(delivery, at=at, now=self._clock.now())
+            return
         except SlackApiError as error:
             await self._handle_slack_error(delivery, error)
             return

@@ -100,13 +100,21 @@ class DeliveryRepository:
     async def retry_later(self, delivery: Delivery, *, at: datetime, error: str, now: datetime) -> bool:
         return await self._finish_lease(delivery, {"next_attempt_at": at, "last_error": error}, now=now)
 
+    async def postpone(self, delivery: Delivery, *, at: datetime, now: datetime) -> bool:
+        """Put a claimed delivery back, due at `at`, without counting the attempt (no Slack call was made)."""
+        return await self._finish_lease(delivery, {"next_attempt_at": at}, now=now, attempts=-1)
+
     async def finish(self, delivery: Delivery, *, state: DeliveryState, error: str, now: datetime) -> bool:
         return await self._finish_lease(delivery, {"state": state.value, "last_error": error}, now=now)
 
-    async def _finish_lease(self, delivery: Delivery, fields: dict[str, Any], *, now: datetime) -> bool:
+    async def _finish_lease(
+        self, delivery: Delivery, fields: dict[str, Any], *, now: datetime, attempts: int = 0
+    ) -> bool:
+        update: dict[str, Any] = {"$set": {**fields, "lease_owner": None, "lease_until": None, "updated_at": now}}
+        if attempts:
+            update["$inc"] = {"attempts": attempts}
         result = await self._collection.update_one(
-            {"_id": delivery.id, "lease_owner": delivery.lease_owner, "state": DeliveryState.PENDING.value},
-            {"$set": {**fields, "lease_owner": None, "lease_until": None, "updated_at": now}},
+            {"_id": delivery.id, "lease_owner": delivery.lease_owner, "state": DeliveryState.PENDING.value}, update
         )
         if not result.modified_count:
             logger.warning("Delivery lease was lost before the result was stored (delivery %s)", delivery.id)
