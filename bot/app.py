@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, SystemClock
 from bot.delivery import DeliveryConfig, DeliveryService
 from bot.digest import DigestService
+from bot.failed_deliveries import FailedDeliveries
 from bot.houston_service import HoustonLimits, HoustonService
 from bot.ingest import EventIngest
 from bot.linking import LinkService
@@ -34,7 +35,7 @@ from bot.settings import Settings, SlackMode
 from bot.slack_setup import SlackSide, build_slack_side
 from bot.test_messages import TestMessageService
 from bot.web import create_web_app
-from handlers import channels, commands, home, houston, lifecycle, rules
+from handlers import channels, commands, deliveries, home, houston, lifecycle, rules
 from handlers import digest as digest_handlers
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, EXT_SHARED, SERVICES, STORAGE, Services
@@ -244,6 +245,7 @@ def build_runtime(
             index=index,
             digest=digest,
             houston_service=houston_service,
+            failed=FailedDeliveries(storage=storage, clock=clock, wake=delivery.wake),
         )
 
     def on_stored(events: list[StoredEvent]) -> None:
@@ -313,6 +315,7 @@ def _wire_handlers(
     index: RuleIndex,
     digest: DigestService,
     houston_service: HoustonService,
+    failed: FailedDeliveries,
 ) -> None:
     test_messages = TestMessageService(
         storage=storage, poster=poster, clock=clock, index=index, web_url=settings.web_url
@@ -334,6 +337,7 @@ def _wire_handlers(
         revocation=slack.revocation,
         digest=digest,
         houston=houston_service,
+        deliveries=failed,
     )
 
     @slack.app.middleware
@@ -352,6 +356,7 @@ def _wire_handlers(
     lifecycle.register(slack.app)
     houston.register(slack.app)
     digest_handlers.register(slack.app)
+    deliveries.register(slack.app)
 
 
 __all__ = ["Runtime", "StartError", "build_runtime"]

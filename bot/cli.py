@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     remove = rule_commands.add_parser("remove", help="remove a rule")
     remove.add_argument("rule_id", metavar="RULE_ID")
 
+    from bot.deliveries_cli import add_parser as add_deliveries_parser
+
+    add_deliveries_parser(commands)
+
     grant = commands.add_parser("grant", help="print a signed install grant (needs MISSIONCONTROL_INSTALL_SECRET)")
     grant.add_argument("--agency", required=True, help="Mission Control agency id")
     grant.add_argument("--client", help="client id, for a client workspace; omit for an agency workspace")
@@ -99,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.rules_cli import run_rules_command
 
         return asyncio.run(run_rules_command(settings, args))
+    if args.command == "deliveries":
+        from bot.deliveries_cli import run_deliveries_command
+
+        return asyncio.run(run_deliveries_command(settings, args))
     raise AssertionError(f"unhandled command {args.command}")
 
 

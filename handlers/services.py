@@ -139,6 +139,16 @@ class TokenRevocation(Protocol):
     async def handle_tokens_revoked_events(self, event: dict[str, Any], context: AsyncBoltContext) -> None: ...
 
 
+class DeliveryRetrier(Protocol):
+    async def retry(self, *, delivery_id: str, user_id: str, team_id: str | None = None) -> bool:
+        """Queue a failed or dead delivery again (only of `team_id`, when given); False when there is none."""
+        ...
+
+    async def retry_all(self, *, user_id: str, team_id: str | None = None) -> int:
+        """Queue every failed and dead delivery of `team_id` again; return how many."""
+        ...
+
+
 class RulesChanged(Protocol):
     def __call__(self) -> None:
         """Tell routing that rules changed, so the next event sees the change."""
@@ -155,6 +165,7 @@ class Services:
     revocation: TokenRevocation | None = None
     digest: DigestControl | None = None
     houston: HoustonAsker | None = None
+    deliveries: DeliveryRetrier | None = None
 
 
 async def workspace_of(context: AsyncBoltContext) -> Workspace | None:

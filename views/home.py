@@ -146,6 +146,8 @@ class HomeModel:
     # shown in the Connection section.
     digest_blocks: tuple[dict[str, Any], ...] = ()
     houston_blocks: tuple[dict[str, Any], ...] = ()
+    # Failed and dead deliveries with Retry buttons (`views.failed_deliveries`), after the rules.
+    failed_blocks: tuple[dict[str, Any], ...] = ()
 
 
 def build_home_view(model: HomeModel) -> dict[str, Any]:
@@ -157,6 +159,7 @@ def build_home_view(model: HomeModel) -> dict[str, Any]:
         blocks += _connection_blocks(model)
     else:
         blocks += _notification_blocks(model, page)
+        blocks += model.failed_blocks
     return {
         "type": "home",
         "blocks": blocks,
