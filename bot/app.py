@@ -37,6 +37,7 @@ from bot.test_messages import TestMessageService
 from bot.web import create_web_app
 from handlers import channels, commands, deliveries, home, houston, lifecycle, rules
 from handlers import digest as digest_handlers
+from handlers.errors import on_error
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, EXT_SHARED, SERVICES, STORAGE, Services
 from houston.agent import Houston, build_chat_model
@@ -349,6 +350,7 @@ def _wire_handlers(
         context[EXT_SHARED] = body.get("is_ext_shared_channel") is True
         await next()
 
+    slack.app.error(on_error)
     commands.register(slack.app)
     home.register(slack.app)
     rules.register(slack.app)

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import aiohttp
 from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
@@ -24,6 +25,7 @@ from bot.delivery_policy import Action, Verdict, backoff_seconds, classify_slack
 from bot.pacing import PacingDeferred
 from bot.posting import NoTokenError, Poster
 from bot.rule_index import RuleIndex
+from storage.database import StorageUnavailable
 from storage.events_schema import event_adapter
 from storage.models import Delivery, DeliveryState, RuleState, WorkspaceStatus
 from storage.store import Storage
@@ -92,7 +94,12 @@ class DeliveryService:
             for task in pending:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        released = await self._storage.deliveries.release_leases(owner=self.owner, now=self._clock.now())
+        try:
+            released = await self._storage.deliveries.release_leases(owner=self.owner, now=self._clock.now())
+        except (StorageUnavailable, PyMongoError) as error:
+            # The leases expire by themselves, and other processes claim the deliveries then.
+            logger.warning("Could not release delivery leases at shutdown (owner %s, error %s)", self.owner, error)
+            return
         if released:
             logger.info("Released delivery leases at shutdown (count %d)", released)
 
@@ -107,12 +114,23 @@ class DeliveryService:
         return True
 
     async def _work(self) -> None:
+        storage_down = False
         while not self._stopping:
             try:
-                if await self.run_once():
-                    continue
+                found = await self.run_once()
+            except (StorageUnavailable, PyMongoError) as error:
+                # Log an outage once per worker, not on every poll; the worker keeps polling until storage returns.
+                if not storage_down:
+                    logger.warning("Delivery worker cannot reach storage (owner %s, error %s)", self.owner, error)
+                storage_down = True
             except Exception:
                 logger.exception("Delivery worker failed; retrying after a pause")
+            else:
+                if storage_down:
+                    logger.info("Delivery worker reached storage again (owner %s)", self.owner)
+                    storage_down = False
+                if found:
+                    continue
             await self._idle()
 
     async def _idle(self) -> None:
