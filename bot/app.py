@@ -199,7 +199,12 @@ def build_runtime(
     clock = clock or SystemClock()
     owns_database = database is None
     database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
-    storage = Storage.create(database, retention_days=settings.MISSIONCONTROL_RETENTION_DAYS)
+    storage = Storage.create(
+        database,
+        retention_days=settings.MISSIONCONTROL_RETENTION_DAYS,
+        delivery_retention_days=settings.delivery_retention_days,
+        houston_retention_days=settings.houston_retention_days,
+    )
     index = RuleIndex(storage)
     slack = build_slack_side(
         settings, storage=storage, database=database, clock=clock, on_workspace_change=index.mark_stale

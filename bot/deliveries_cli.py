@@ -45,6 +45,7 @@ async def run_deliveries_command(
         storage = Storage.create(
             open_database(settings.mongodb_uri, settings.MONGODB_DATABASE),
             retention_days=settings.MISSIONCONTROL_RETENTION_DAYS,
+            delivery_retention_days=settings.delivery_retention_days,
         )
     if args.deliveries_command == "list":
         if args.limit < 1:
