@@ -26,6 +26,7 @@ from bot.failed_deliveries import FailedDeliveries
 from bot.houston_service import HoustonLimits, HoustonService
 from bot.ingest import EventIngest
 from bot.linking import LinkService
+from bot.metrics import MeteredPoster, Metrics, metered_houston, metered_storage, metrics_handler
 from bot.pacing import PacedPoster, Pacer, PacingConfig
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
@@ -82,6 +83,7 @@ class Runtime:
     identity: Identity | None = None
     owns_database: bool = True
     pacer: Pacer | None = None
+    metrics: Metrics | None = None
 
     async def start(self, *, seed_path: Path | None = None) -> None:
         """Prepare storage, seed, identify the workspace, then start routing and delivery."""
@@ -209,17 +211,21 @@ def build_runtime(
     slack = build_slack_side(
         settings, storage=storage, database=database, clock=clock, on_workspace_change=index.mark_stale
     )
+    metrics = Metrics()
     pacer = None
     if poster is None:
         poster = SlackPoster(client=slack.client, tokens=slack.tokens) if slack else ConsolePoster(stdout)
+    # Pacing sits outside the timing, so the latency metric measures Slack, not the wait for a slot.
+    poster = MeteredPoster(poster, metrics)
     delivery_poster: Poster = poster
     if slack is not None or pacing is not None:
         # One pacer per process: every worker and every interactive post shares the buckets and 429 pauses.
         pacer = Pacer(pacing)
         delivery_poster = PacedPoster(poster, pacer, defer_after=pacer.config.defer_after_seconds)
         poster = PacedPoster(poster, pacer)
+    counted_storage = metered_storage(storage, metrics)
     delivery = DeliveryService(
-        storage=storage,
+        storage=counted_storage,
         poster=delivery_poster,
         index=index,
         clock=clock,
@@ -228,7 +234,7 @@ def build_runtime(
     )
     router = Router(storage=storage, index=index, clock=clock, on_deliveries=delivery.wake)
     digest = DigestService(
-        storage=storage,
+        storage=counted_storage,
         poster=poster,
         clock=clock,
         index=index,
@@ -240,7 +246,7 @@ def build_runtime(
         if digest_scheduler
         else None,
     )
-    houston_service = _build_houston(settings, storage=storage, clock=clock, model=houston_model)
+    houston_service = _build_houston(settings, storage=storage, clock=clock, model=houston_model, metrics=metrics)
     if slack is not None:
         _wire_handlers(
             slack,
@@ -257,12 +263,24 @@ def build_runtime(
     def on_stored(events: list[StoredEvent]) -> None:
         router.submit(events)
 
-    ingest = EventIngest(events=storage.events, secrets=settings.events_secrets, clock=clock, on_stored=on_stored)
+    ingest = EventIngest(
+        events=storage.events,
+        secrets=settings.events_secrets,
+        clock=clock,
+        on_stored=on_stored,
+        on_received=metrics.event_received,
+    )
     web_app = create_web_app(
         ingest=ingest,
         bolt_app=slack.app if slack else None,
         oauth_flow=slack.oauth_flow if slack else None,
         ready=database.ping,
+        metrics=metrics_handler(
+            metrics,
+            storage=storage,
+            clock=clock,
+            token=settings.METRICS_TOKEN.get_secret_value() if settings.METRICS_TOKEN else None,
+        ),
     )
     return Runtime(
         settings=settings,
@@ -281,11 +299,12 @@ def build_runtime(
         socket_mode=_build_socket_mode(settings, slack),
         owns_database=owns_database,
         pacer=pacer,
+        metrics=metrics,
     )
 
 
 def _build_houston(
-    settings: Settings, *, storage: Storage, clock: Clock, model: BaseChatModel | None
+    settings: Settings, *, storage: Storage, clock: Clock, model: BaseChatModel | None, metrics: Metrics
 ) -> HoustonService:
     """Build Houston with the configured model (or the given one); without a model it answers how to set one."""
     if model is None and settings.houston_configured:
@@ -298,7 +317,7 @@ def _build_houston(
         per_workspace_hour=settings.HOUSTON_QUESTIONS_PER_WORKSPACE_HOUR,
         timeout_seconds=settings.HOUSTON_TIMEOUT_SECONDS,
     )
-    agent = Houston.create(model, storage) if model is not None else None
+    agent = metered_houston(Houston.create(model, storage), metrics) if model is not None else None
     return HoustonService(
         storage=storage, houston=agent, clock=clock, limits=limits, endpoint=settings.houston_endpoint
     )

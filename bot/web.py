@@ -29,6 +29,7 @@ def create_web_app(
     bolt_app: AsyncApp | None,
     ready: Callable[[], Awaitable[bool]],
     oauth_flow: AsyncOAuthFlow | None = None,
+    metrics: Callable[[web.Request], Awaitable[web.Response]] | None = None,
 ) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
         if bolt_app is None:
@@ -61,4 +62,6 @@ def create_web_app(
     app.router.add_post("/platform/events", ingest.handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics)
     return app

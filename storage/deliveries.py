@@ -203,6 +203,15 @@ class DeliveryRepository:
             }
         }
 
+    async def count_pending(self) -> int:
+        return int(await self._collection.count_documents({"state": DeliveryState.PENDING.value}))
+
+    async def oldest_pending_created_at(self) -> datetime | None:
+        document = await self._collection.find_one(
+            {"state": DeliveryState.PENDING.value}, sort=[("created_at", ASCENDING)], projection={"created_at": 1}
+        )
+        return utc(document["created_at"]) if document else None
+
     async def next_due(self) -> datetime | None:
         """Return when the earliest pending delivery is due, so idle workers know how long to sleep."""
         document = await self._collection.find_one(
