@@ -32,7 +32,7 @@ async def wait_until_sent(bot: RunningBot, expected: int, *, timeout: float) -> 
         if time.monotonic() > deadline:
             pending = await deliveries.count_for_team(TEAM_ID, DeliveryState.PENDING)
             raise AssertionError(f"deliveries not sent after {timeout} seconds (pending {pending})")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
 
 
 async def test_three_instances_post_each_event_once(
