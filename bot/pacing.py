@@ -35,12 +35,15 @@ UPLOAD_METHOD = "files.upload"
 
 @dataclass(frozen=True)
 class PacingConfig:
-    """Sustained messages per second per channel, the burst a quiet channel may send at once, and how long
-    a delivery worker may wait in place before it defers the delivery."""
+    """Sustained messages per second per channel, the burst a quiet channel may send at once, how long a
+    delivery worker may wait in place before it defers the delivery, and how long calls wait for the probe
+    that goes first after a 429 pause."""
 
     per_channel_rate: float = 1.0
     per_channel_burst: float = 3.0
     defer_after_seconds: float = 1.5
+    # How long the other calls wait for the probe after a pause before they go ahead anyway.
+    probe_seconds: float = 2.0
 
 
 class PacingDeferred(Exception):
@@ -86,6 +89,8 @@ class Pacer:
         self._sleep = sleep
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._paused_until: dict[tuple[str, str], float] = {}
+        # After a pause one call goes first, as a probe; the others wait until it succeeds, or this instant.
+        self._probe_until: dict[tuple[str, str], float] = {}
         # Calls turned away locally because their method was paused; the fault benchmark reports it.
         self.calls_held_back = 0
 
@@ -94,9 +99,25 @@ class Pacer:
         until = self._paused_until.get((team_id, method))
         return max(0.0, until - self._monotonic()) if until is not None else 0.0
 
+    def _gate_wait(self, key: tuple[str, str]) -> float:
+        """Return how long a call must wait at the 429 gate; the first call after a pause becomes the probe."""
+        now = self._monotonic()
+        paused_until = self._paused_until.get(key)
+        if paused_until is not None:
+            if paused_until > now:
+                return paused_until - now
+            del self._paused_until[key]
+            self._probe_until[key] = now + self.config.probe_seconds
+            return 0.0
+        probe_until = self._probe_until.get(key)
+        if probe_until is not None and probe_until > now:
+            return probe_until - now
+        return 0.0
+
     def pause(self, team_id: str, method: str, seconds: float) -> None:
         until = self._monotonic() + seconds
         key = (team_id, method)
+        self._probe_until.pop(key, None)
         if until > self._paused_until.get(key, 0.0):
             self._paused_until[key] = until
             logger.warning(
@@ -105,8 +126,8 @@ class Pacer:
 
     async def acquire(self, *, team_id: str, channel: str, method: str, defer_after: float | None) -> None:
         """Wait for the method's pause to end and for a token of the channel's bucket, or raise `PacingDeferred`."""
-        paused = self.paused_for(team_id, method)
-        if paused > 0:
+        key = (team_id, method)
+        while (paused := self._gate_wait(key)) > 0:
             if defer_after is not None and paused > defer_after:
                 self.calls_held_back += 1
                 raise PacingDeferred(reason=f"Slack asked to wait before the next {method} call", delay_seconds=paused)
@@ -135,6 +156,12 @@ class Pacer:
         )
         if verdict.action is Action.RETRY_AFTER:
             self.pause(team_id, method, verdict.delay_seconds)
+        else:
+            self.record_answer(team_id=team_id, method=method)
+
+    def record_answer(self, *, team_id: str, method: str) -> None:
+        """Note that Slack answered a call without a rate limit, which ends a probe after a pause."""
+        self._probe_until.pop((team_id, method), None)
 
     def _bucket(self, team_id: str, channel: str) -> _Bucket:
         key = (team_id, channel)
@@ -190,7 +217,9 @@ class PacedPoster:
     async def _paced(self, method: str, team_id: str, channel: str, call: Callable[[], Awaitable[T]]) -> T:
         await self._pacer.acquire(team_id=team_id, channel=channel, method=method, defer_after=self._defer_after)
         try:
-            return await call()
+            result = await call()
         except SlackApiError as error:
             self._pacer.record_error(team_id=team_id, method=method, error=error, channel=channel)
             raise
+        self._pacer.record_answer(team_id=team_id, method=method)
+        return result

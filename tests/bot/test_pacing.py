@@ -51,7 +51,7 @@ class RecordingPoster:
     def __init__(self, timer: FakeTimer) -> None:
         self.timer = timer
         self.calls: list[tuple[str, str, str, float]] = []
-        self.errors: list[SlackApiError] = []
+        self.errors: list[Exception] = []
 
     async def post(self, *, team_id: str, channel: str, message: SlackMessage, thread_ts: str | None = None) -> str:
         return self._record("post", team_id, channel)
@@ -180,3 +180,43 @@ async def test_ok_false_errors_do_not_pause(timer: FakeTimer) -> None:
         await poster.post(team_id="T1", channel="C1", message=MESSAGE)
     await poster.post(team_id="T1", channel="C2", message=MESSAGE)
     assert timer.sleeps == []
+
+
+async def test_one_probe_after_pause(timer: FakeTimer) -> None:
+    inner = RecordingPoster(timer)
+    pacer = Pacer(PacingConfig(probe_seconds=2.0), monotonic=timer.monotonic, sleep=timer.sleep)
+    worker = PacedPoster(inner, pacer, defer_after=0.5)
+    inner.errors.append(rate_limited("5"))
+    with pytest.raises(SlackApiError):
+        await worker.post(team_id="T1", channel="C1", message=MESSAGE)
+    timer.now += 5
+
+    # The first call after the pause goes through as the probe; until it ends, the others are held back.
+    inner.errors.append(rate_limited("5"))
+    with pytest.raises(SlackApiError):
+        await worker.post(team_id="T1", channel="C2", message=MESSAGE)
+    with pytest.raises(PacingDeferred):
+        await worker.post(team_id="T1", channel="C3", message=MESSAGE)
+    assert len(inner.calls) == 2
+
+    timer.now += 5
+    await worker.post(team_id="T1", channel="C4", message=MESSAGE)
+    # The probe succeeded, so the next call need not wait for the probe window.
+    await worker.post(team_id="T1", channel="C5", message=MESSAGE)
+    assert [call[2] for call in inner.calls] == ["C1", "C2", "C4", "C5"]
+
+
+async def test_probe_window_ends_without_answer(timer: FakeTimer) -> None:
+    inner = RecordingPoster(timer)
+    pacer = Pacer(PacingConfig(probe_seconds=2.0), monotonic=timer.monotonic, sleep=timer.sleep)
+    interactive = PacedPoster(inner, pacer)
+    pacer.pause("T1", "chat.postMessage", 1.0)
+    timer.now += 1
+    inner.errors.append(ConnectionError("connection reset"))
+    with pytest.raises(ConnectionError):
+        await interactive.post(team_id="T1", channel="C1", message=MESSAGE)
+
+    # Slack never answered the probe, so the next call waits out the probe window, then goes ahead.
+    await interactive.post(team_id="T1", channel="C2", message=MESSAGE)
+    assert timer.sleeps == [2.0]
+    assert [call[2] for call in inner.calls] == ["C1", "C2"]
