@@ -61,6 +61,9 @@ async def run(config: MemoryConfig) -> MemoryResult:
             started = time.monotonic()
             next_sample = started + 1.0
             for number, start in enumerate(range(0, total, BATCH)):
+                # The load lasts `seconds`: a store that cannot keep up accepts fewer events, not a longer run.
+                if time.monotonic() - started >= config.seconds:
+                    break
                 await asyncio.sleep(max(0.0, started + number * interval - time.monotonic()))
                 if await post_events(session, bot.url, events[start : start + BATCH]) == 202:
                     accepted += len(events[start : start + BATCH])
@@ -83,8 +86,9 @@ def report(result: MemoryResult, config: MemoryConfig) -> list[str]:
     return [
         machine_line(),
         result.store_line,
-        f"load: {config.rate:g} events/s for {config.seconds:g} s into {config.channels} paced channels; "
-        f"accepted {result.accepted}, posted {result.sent}, still pending {result.pending}",
+        f"load: {config.rate:g} events/s offered for {config.seconds:g} s into {config.channels} paced channels; "
+        f"accepted {result.accepted} ({result.accepted / config.seconds:.0f}/s), posted {result.sent}, "
+        f"still pending {result.pending}",
         f"RSS after start (baseline): {result.baseline_mib:.1f} MiB; peak sampled under load: "
         f"{result.peak_sampled_mib:.1f} MiB; peak (VmHWM): {result.peak_rss_mib:.1f} MiB; "
         f"ratio peak / baseline: {result.peak_rss_mib / result.baseline_mib:.2f}",

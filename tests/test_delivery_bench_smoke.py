@@ -53,5 +53,6 @@ async def test_fault_smoke() -> None:
 async def test_memory_smoke() -> None:
     config = memory.MemoryConfig(seconds=1.0, rate=20.0, channels=2)
     result = await memory.run(config)
-    assert result.accepted == 20
+    # The first batch is always sent; later ones only while the one-second load lasts.
+    assert 10 <= result.accepted <= 20
     assert result.peak_rss_mib >= result.baseline_mib > 0
