@@ -5,6 +5,10 @@ Figures are printed by `python -m bench.<name>`; these tests check outcomes only
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
 from bench import fault, flood, ingest, memory, routing
 
 
@@ -56,3 +60,22 @@ async def test_memory_smoke() -> None:
     # The first batch is always sent; later ones only while the one-second load lasts.
     assert 10 <= result.accepted <= 20
     assert result.peak_rss_mib >= result.baseline_mib > 0
+
+
+@pytest.mark.skipif(shutil.which("prometheus-alertmanager") is None, reason="Alertmanager is not installed")
+async def test_peer_smoke() -> None:
+    from bench import peer
+
+    assert await peer.peer_ingest(20) > 0
+    posted, duplicates, _, _ = await peer.peer_flood(10, 0.5, 30)
+    assert posted == 10
+    assert duplicates == 0
+
+
+def test_peer_config_mirrors_rules() -> None:
+    from bench import peer
+
+    config = peer.config_yaml("http://127.0.0.1:1", ["C0A", "C0B"])
+    assert config.count("slack_configs") == 2
+    assert "api_url: http://127.0.0.1:1/hook/C0B" in config
+    assert "group_by: ['...']" in config
