@@ -35,6 +35,12 @@ async def wait_until_sent(bot: RunningBot, expected: int, *, timeout: float) -> 
         await asyncio.sleep(0.5)
 
 
+def sent_by(bot: RunningBot) -> int:
+    assert bot.runtime.metrics is not None
+    value = bot.runtime.metrics.registry.get_sample_value("missioncontrol_deliveries_total", {"outcome": "sent"})
+    return int(value or 0)
+
+
 async def test_three_instances_post_each_event_once(
     start_bot: BotFactory, emulator: SlackEmulator, tmp_path: Path
 ) -> None:
@@ -60,3 +66,7 @@ async def test_three_instances_post_each_event_once(
     assert len(per_channel) == CHANNELS
     assert set(per_channel.values()) == {EVENTS // CHANNELS}
     assert [call.status for call in emulator.calls_to("chat.postMessage")].count(200) == EVENTS
+    # Every instance posted a share, as each one's own metrics registry shows.
+    sent = [sent_by(bot) for bot in bots]
+    assert sum(sent) == EVENTS
+    assert all(count > 0 for count in sent), sent
