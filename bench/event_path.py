@@ -37,6 +37,7 @@ from aiohttp import web
 from bot.app import Runtime, build_runtime
 from bot.delivery import DeliveryConfig
 from bot.logs import AccessLogger, configure_logging
+from bot.pacing import PacingConfig
 from bot.settings import load_settings
 from bot.signing import signed_headers
 from storage.database import Database, open_database
@@ -84,6 +85,8 @@ DECOY_RULES = (
 FILLER_RULES_PER_WORKSPACE = 20
 # One filler rule in this many goes to the bot's own workspace, with a type other than outlier alerts.
 OWN_WORKSPACE_FILLER_EVERY = 10
+
+UNPACED = PacingConfig(per_channel_rate=1_000_000.0, per_channel_burst=1_000_000.0)
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -482,7 +485,8 @@ def bot_environment(emulator: SlackEmulator) -> dict[str, str]:
 async def start_bot(config: BenchConfig, emulator: SlackEmulator, database: Database) -> Runtime:
     settings = load_settings(bot_environment(emulator))
     delivery = DeliveryConfig(workers=config.workers)
-    runtime = build_runtime(settings, database=database, delivery_config=delivery)
+    # Pacing would cap the 3 channels at about 3 messages per second; bench/flood.py measures it instead.
+    runtime = build_runtime(settings, database=database, delivery_config=delivery, pacing=UNPACED)
     await runtime.start()
     return runtime
 

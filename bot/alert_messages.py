@@ -40,6 +40,7 @@ from bot.alert_policy import (
 from bot.clock import Clock
 from bot.delivery_policy import Action as SlackAction
 from bot.delivery_policy import classify_slack_error
+from bot.pacing import PacingDeferred
 from bot.posting import NoTokenError, Poster
 from storage.alerts import ALERT, AlertRecord, NewAlert, SummaryRecord, rule_of_doc
 from storage.events_schema import (
@@ -206,6 +207,10 @@ class AlertMessenger:
         if claimed is None:
             raise RetrySoon(f"alert {alert.key} was claimed by another delivery")
 
+        if record is not None and record.message == "posting":
+            # Taken over from a delivery that claimed the first post and ended without it: that delivery was
+            # already counted in the burst and placed as a post, so this one posts without counting again.
+            return await self._post_claimed(claimed, item)
         # Counted only after the claim, so a lost race does not count the alert twice.
         policy = policy_of(rule)
         seq, position = await self._ledger.count_new_alert(
@@ -304,6 +309,10 @@ class AlertMessenger:
                 await self._send_alert_changes(doc_id)
             else:
                 await self._send_summary(doc_id)
+        except PacingDeferred as deferred:
+            # The channel's pace is used up: keep the changes and send them when its slot comes.
+            await self._ledger.postpone_edit(doc_id, until=now + timedelta(seconds=deferred.delay_seconds))
+            retry = True
         except SlackApiError as error:
             retry = await self._after_slack_error(doc_id, error)
         except (aiohttp.ClientError, TimeoutError) as error:

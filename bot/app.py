@@ -22,10 +22,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, SystemClock
 from bot.delivery import DeliveryConfig, DeliveryService
 from bot.digest import DigestService
+from bot.failed_deliveries import FailedDeliveries
 from bot.houston_service import HoustonLimits, HoustonService
 from bot.ingest import EventIngest
 from bot.linking import LinkService
 from bot.mending import ChannelMending
+from bot.metrics import MeteredPoster, Metrics, metered_houston, metered_storage, metrics_handler
+from bot.pacing import PacedPoster, Pacer, PacingConfig
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
 from bot.rule_index import RuleIndex
@@ -36,10 +39,11 @@ from bot.slack_setup import SlackSide, build_slack_side
 from bot.snoozing import SnoozeService
 from bot.test_messages import TestMessageService
 from bot.web import create_web_app
-from handlers import alert_bursts, channels, commands, home, houston, lifecycle, rules
+from handlers import alert_bursts, channels, commands, deliveries, home, houston, lifecycle, rules
 from handlers import digest as digest_handlers
 from handlers import mending as mending_handlers
 from handlers import snooze as snooze_handlers
+from handlers.errors import on_error
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, EXT_SHARED, SERVICES, STORAGE, Services
 from houston.agent import Houston, build_chat_model
@@ -84,6 +88,8 @@ class Runtime:
     identity: Identity | None = None
     owns_database: bool = True
     snoozes: SnoozeService | None = None
+    pacer: Pacer | None = None
+    metrics: Metrics | None = None
 
     async def start(self, *, seed_path: Path | None = None) -> None:
         """Prepare storage, seed, identify the workspace, then start routing and delivery."""
@@ -194,29 +200,46 @@ def build_runtime(
     delivery_config: DeliveryConfig | None = None,
     digest_scheduler: bool = True,
     houston_model: BaseChatModel | None = None,
+    pacing: PacingConfig | None = None,
 ) -> Runtime:
     """Create every part; nothing connects until `Runtime.start`.
 
     `digest_scheduler=False` leaves digests to explicit `runtime.digest.run_due()` calls (tests move a fake
     clock instead of waiting for APScheduler's wall-clock triggers). `houston_model` replaces the model the
-    settings configure (tests pass a scripted one).
+    settings configure (tests pass a scripted one). `pacing` sets the per-channel rate of Slack calls.
     """
     clock = clock or SystemClock()
     owns_database = database is None
     database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
-    storage = Storage.create(database, retention_days=settings.MISSIONCONTROL_RETENTION_DAYS)
+    storage = Storage.create(
+        database,
+        retention_days=settings.MISSIONCONTROL_RETENTION_DAYS,
+        delivery_retention_days=settings.delivery_retention_days,
+        houston_retention_days=settings.houston_retention_days,
+    )
     index = RuleIndex(storage)
     slack = build_slack_side(
         settings, storage=storage, database=database, clock=clock, on_workspace_change=index.mark_stale
     )
+    metrics = Metrics()
+    pacer = None
     if poster is None:
         poster = SlackPoster(client=slack.client, tokens=slack.tokens) if slack else ConsolePoster(stdout)
+    # Pacing sits outside the timing, so the latency metric measures Slack, not the wait for a slot.
+    poster = MeteredPoster(poster, metrics)
+    delivery_poster: Poster = poster
+    if slack is not None or pacing is not None:
+        # One pacer per process: every worker and every interactive post shares the buckets and 429 pauses.
+        pacer = Pacer(pacing)
+        delivery_poster = PacedPoster(poster, pacer, defer_after=pacer.config.defer_after_seconds)
+        poster = PacedPoster(poster, pacer)
+    counted_storage = metered_storage(storage, metrics)
     mending = ChannelMending(
         storage=storage, clock=clock, client=slack.client if slack else None, tokens=slack.tokens if slack else None
     )
     delivery = DeliveryService(
-        storage=storage,
-        poster=poster,
+        storage=counted_storage,
+        poster=delivery_poster,
         index=index,
         clock=clock,
         web_url=settings.web_url,
@@ -226,7 +249,7 @@ def build_runtime(
     snoozes = SnoozeService(storage=storage, poster=poster, clock=clock)
     router = Router(storage=storage, index=index, clock=clock, on_deliveries=delivery.wake)
     digest = DigestService(
-        storage=storage,
+        storage=counted_storage,
         poster=poster,
         clock=clock,
         index=index,
@@ -238,7 +261,7 @@ def build_runtime(
         if digest_scheduler
         else None,
     )
-    houston_service = _build_houston(settings, storage=storage, clock=clock, model=houston_model)
+    houston_service = _build_houston(settings, storage=storage, clock=clock, model=houston_model, metrics=metrics)
     if slack is not None:
         _wire_handlers(
             slack,
@@ -251,17 +274,30 @@ def build_runtime(
             houston_service=houston_service,
             snoozes=snoozes,
             mending=mending,
+            failed=FailedDeliveries(storage=storage, clock=clock, wake=delivery.wake),
         )
 
     def on_stored(events: list[StoredEvent]) -> None:
         router.submit(events)
 
-    ingest = EventIngest(events=storage.events, secrets=settings.events_secrets, clock=clock, on_stored=on_stored)
+    ingest = EventIngest(
+        events=storage.events,
+        secrets=settings.events_secrets,
+        clock=clock,
+        on_stored=on_stored,
+        on_received=metrics.event_received,
+    )
     web_app = create_web_app(
         ingest=ingest,
         bolt_app=slack.app if slack else None,
         oauth_flow=slack.oauth_flow if slack else None,
         ready=database.ping,
+        metrics=metrics_handler(
+            metrics,
+            storage=storage,
+            clock=clock,
+            token=settings.METRICS_TOKEN.get_secret_value() if settings.METRICS_TOKEN else None,
+        ),
     )
     return Runtime(
         settings=settings,
@@ -280,11 +316,13 @@ def build_runtime(
         socket_mode=_build_socket_mode(settings, slack),
         owns_database=owns_database,
         snoozes=snoozes,
+        pacer=pacer,
+        metrics=metrics,
     )
 
 
 def _build_houston(
-    settings: Settings, *, storage: Storage, clock: Clock, model: BaseChatModel | None
+    settings: Settings, *, storage: Storage, clock: Clock, model: BaseChatModel | None, metrics: Metrics
 ) -> HoustonService:
     """Build Houston with the configured model (or the given one); without a model it answers how to set one."""
     if model is None and settings.houston_configured:
@@ -297,7 +335,7 @@ def _build_houston(
         per_workspace_hour=settings.HOUSTON_QUESTIONS_PER_WORKSPACE_HOUR,
         timeout_seconds=settings.HOUSTON_TIMEOUT_SECONDS,
     )
-    agent = Houston.create(model, storage) if model is not None else None
+    agent = metered_houston(Houston.create(model, storage), metrics) if model is not None else None
     return HoustonService(
         storage=storage, houston=agent, clock=clock, limits=limits, endpoint=settings.houston_endpoint
     )
@@ -322,6 +360,7 @@ def _wire_handlers(
     houston_service: HoustonService,
     snoozes: SnoozeService,
     mending: ChannelMending,
+    failed: FailedDeliveries,
 ) -> None:
     test_messages = TestMessageService(
         storage=storage, poster=poster, clock=clock, index=index, web_url=settings.web_url
@@ -346,6 +385,7 @@ def _wire_handlers(
         rule_preview=RulePreviewService(storage=storage, clock=clock),
         snoozes=snoozes,
         mending=mending,
+        deliveries=failed,
     )
 
     @slack.app.middleware
@@ -357,6 +397,7 @@ def _wire_handlers(
         context[EXT_SHARED] = body.get("is_ext_shared_channel") is True
         await next()
 
+    slack.app.error(on_error)
     commands.register(slack.app)
     home.register(slack.app)
     rules.register(slack.app)
@@ -367,6 +408,7 @@ def _wire_handlers(
     alert_bursts.register(slack.app)
     snooze_handlers.register(slack.app)
     mending_handlers.register(slack.app)
+    deliveries.register(slack.app)
 
 
 __all__ = ["Runtime", "StartError", "build_runtime"]

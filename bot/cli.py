@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--dry-run", action="store_true", help="print the changes without writing them")
     load.add_argument("--prune", action="store_true", help="remove stored rules of the file's workspaces it omits")
 
+    from bot.deliveries_cli import add_parser as add_deliveries_parser
+
+    add_deliveries_parser(commands)
+
     grant = commands.add_parser("grant", help="print a signed install grant (needs MISSIONCONTROL_INSTALL_SECRET)")
     grant.add_argument("--agency", required=True, help="Mission Control agency id")
     grant.add_argument("--client", help="client id, for a client workspace; omit for an agency workspace")
@@ -118,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.rules_cli import run_rules_command
 
         return asyncio.run(run_rules_command(settings, args))
+    if args.command == "deliveries":
+        from bot.deliveries_cli import run_deliveries_command
+
+        return asyncio.run(run_deliveries_command(settings, args))
     raise AssertionError(f"unhandled command {args.command}")
 
 

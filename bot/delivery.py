@@ -17,14 +17,17 @@ from datetime import timedelta
 
 import aiohttp
 from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 from slack_sdk.errors import SlackApiError
 
 from bot.alert_messages import AlertDelivery, AlertMessenger, RetrySoon
 from bot.clock import Clock
 from bot.delivery_policy import Action, Verdict, backoff_seconds, classify_slack_error
 from bot.mending import ChannelMending
+from bot.pacing import PacingDeferred
 from bot.posting import NoTokenError, Poster
 from bot.rule_index import RuleIndex
+from storage.database import StorageUnavailable
 from storage.events_schema import event_adapter
 from storage.models import Delivery, DeliveryState, RuleState, WorkspaceStatus
 from storage.store import Storage
@@ -102,7 +105,12 @@ class DeliveryService:
             for task in pending:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        released = await self._storage.deliveries.release_leases(owner=self.owner, now=self._clock.now())
+        try:
+            released = await self._storage.deliveries.release_leases(owner=self.owner, now=self._clock.now())
+        except (StorageUnavailable, PyMongoError) as error:
+            # The leases expire by themselves, and other processes claim the deliveries then.
+            logger.warning("Could not release delivery leases at shutdown (owner %s, error %s)", self.owner, error)
+            return
         if released:
             logger.info("Released delivery leases at shutdown (count %d)", released)
 
@@ -117,12 +125,23 @@ class DeliveryService:
         return True
 
     async def _work(self) -> None:
+        storage_down = False
         while not self._stopping:
             try:
-                if await self.run_once():
-                    continue
+                found = await self.run_once()
+            except (StorageUnavailable, PyMongoError) as error:
+                # Log an outage once per worker, not on every poll; the worker keeps polling until storage returns.
+                if not storage_down:
+                    logger.warning("Delivery worker cannot reach storage (owner %s, error %s)", self.owner, error)
+                storage_down = True
             except Exception:
                 logger.exception("Delivery worker failed; retrying after a pause")
+            else:
+                if storage_down:
+                    logger.info("Delivery worker reached storage again (owner %s)", self.owner)
+                    storage_down = False
+                if found:
+                    continue
             await self._idle()
 
     async def _idle(self) -> None:
@@ -143,6 +162,11 @@ class DeliveryService:
             ts = await self.alerts.deliver(prepared)
         except RetrySoon as error:
             await self._retry(delivery, Verdict(Action.RETRY_AFTER, str(error), self._config.claim_wait_seconds))
+            return
+        except PacingDeferred as deferred:
+            # Not a Slack call: the attempt is given back and the delivery waits for its slot.
+            at = self._clock.now() + timedelta(seconds=deferred.delay_seconds)
+            await self._storage.deliveries.postpone(delivery, at=at, now=self._clock.now())
             return
         except SlackApiError as error:
             await self._handle_slack_error(delivery, error)
@@ -277,5 +301,7 @@ class DeliveryService:
 
     async def _finish(self, delivery: Delivery, state: DeliveryState, reason: str) -> None:
         await self._storage.deliveries.finish(delivery, state=state, error=reason, now=self._clock.now())
+        # A delivery that claimed its alert's first post and ends without it hands the post to the next one.
+        await self._storage.alerts.release_post_claims(delivery.id, now=self._clock.now())
         log = logger.warning if state is DeliveryState.DEAD else logger.info
         log("Delivery ended without a message (delivery %s, state %s, reason %s)", delivery.id, state.value, reason)

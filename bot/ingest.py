@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,17 +61,22 @@ class EventIngest:
         secrets: Sequence[str],
         clock: Clock,
         on_stored: Callable[[list[StoredEvent]], None],
+        on_received: Callable[[str, str, int], None] | None = None,
     ) -> None:
         self._events = events
         self._secrets = list(secrets)
         self._clock = clock
         self._on_stored = on_stored
+        # Receives (event type, outcome, count) for metrics; a rejected request has the type "unknown".
+        self._on_received = on_received or (lambda event_type, outcome, count: None)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await _read_body(request)
         if body is None:
+            self._on_received("unknown", "rejected", 1)
             return error_response(413, f"The request body is larger than {MAX_BODY_BYTES} bytes (1 MiB).")
         if request.content_type != "application/json":
+            self._on_received("unknown", "rejected", 1)
             return error_response(415, "The Content-Type must be application/json.")
         problem = check_signature(
             secrets=self._secrets,
@@ -81,11 +87,13 @@ class EventIngest:
         )
         if problem is not None:
             logger.warning("Rejected platform request (remote %s, reason %s)", request.remote, problem.name)
+            self._on_received("unknown", "rejected", 1)
             return error_response(401, problem.value)
         try:
             new_events = parse_body(body)
         except InvalidBody as error:
             logger.info("Rejected invalid platform request (problems %d)", len(error.details))
+            self._on_received("unknown", "rejected", 1)
             return error_response(400, str(error), error.details[:MAX_ERROR_DETAILS])
         return await self._store(new_events)
 
@@ -94,17 +102,28 @@ class EventIngest:
         try:
             outcome = await self._events.insert_batch(new_events, now=now)
         except (StorageUnavailable, PyMongoError):
+            self._count_by_type(new_events, "unavailable")
             return error_response(503, "Storage is unavailable and nothing was stored; retry the request later.")
         accepted = set(outcome.accepted)
         stored: list[StoredEvent] = []
+        repeated: list[NewEvent] = []
         for event in new_events:
             # A repeated id inside the batch was stored with its first body only.
             if event.id in accepted:
                 stored.append(_as_stored(event, now))
                 accepted.discard(event.id)
+            else:
+                repeated.append(event)
         logger.info("Stored platform events (accepted %d, duplicates %d)", len(stored), len(outcome.duplicates))
+        self._count_by_type(stored, "accepted")
+        self._count_by_type(repeated, "duplicate")
         self._on_stored(stored)
         return web.json_response({"accepted": len(stored), "duplicates": len(outcome.duplicates)}, status=202)
+
+    def _count_by_type(self, events: Sequence[NewEvent | StoredEvent], outcome: str) -> None:
+        counts = Counter(event.type for event in events)
+        for event_type, count in counts.items():
+            self._on_received(event_type, outcome, count)
 
 
 async def _read_body(request: web.Request) -> bytes | None:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     MISSIONCONTROL_INSTALL_SECRET: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     MISSIONCONTROL_ENCRYPTION_KEY: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     MISSIONCONTROL_RETENTION_DAYS: int = Field(default=30, ge=1, le=3650)
+    # Unset: deliveries follow MISSIONCONTROL_RETENTION_DAYS, Houston threads keep three times as long.
+    MISSIONCONTROL_DELIVERY_RETENTION_DAYS: int | None = Field(default=None, ge=1, le=3650)
+    MISSIONCONTROL_HOUSTON_RETENTION_DAYS: int | None = Field(default=None, ge=1, le=3 * 3650)
     MISSIONCONTROL_WEB_URL: str | None = None
 
     METRICS_TOKEN: SecretStr | None = None
@@ -113,6 +116,15 @@ class Settings(BaseSettings):
     def slack_api_url(self) -> str:
         url = self.SLACK_API_URL or DEFAULT_SLACK_API_URL
         return url if url.endswith("/") else url + "/"
+
+    @property
+    def delivery_retention_days(self) -> int:
+        return self.MISSIONCONTROL_DELIVERY_RETENTION_DAYS or self.MISSIONCONTROL_RETENTION_DAYS
+
+    @property
+    def houston_retention_days(self) -> int:
+        # Conversations are revisited long after the alerts they discuss, so they outlive events by default.
+        return self.MISSIONCONTROL_HOUSTON_RETENTION_DAYS or 3 * self.MISSIONCONTROL_RETENTION_DAYS
 
     @property
     def web_url(self) -> str | None:

@@ -30,6 +30,7 @@ def create_web_app(
     bolt_app: AsyncApp | None,
     ready: Callable[[], Awaitable[bool]],
     oauth_flow: AsyncOAuthFlow | None = None,
+    metrics: Callable[[web.Request], Awaitable[web.Response]] | None = None,
 ) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
         if bolt_app is None:
@@ -68,4 +69,6 @@ def create_web_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get(OPENAPI_PATH, openapi)
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics)
     return app

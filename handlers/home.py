@@ -80,6 +80,7 @@ async def publish_home(
         digest_blocks=tuple(await _digest_blocks(client, context, workspace, user_id, permission.can_manage, section)),
         houston_blocks=tuple(_houston_blocks(context, workspace, permission.can_manage, section)),
         snooze_blocks=tuple(await _snooze_blocks(context, team_id, section)),
+        failed_blocks=tuple(await _failed_blocks(context, team_id, permission.can_manage, section)),
     )
     await client.views_publish(user_id=user_id, view=build_home_view(model))
     logger.debug("App Home published (team %s, user %s, section %s)", team_id, user_id, section)
@@ -108,6 +109,17 @@ async def _snooze_blocks(context: AsyncBoltContext, team_id: str, section: str) 
     if section != SECTION_NOTIFICATIONS:
         return []
     return await home_snooze_blocks(context, team_id)
+
+
+async def _failed_blocks(
+    context: AsyncBoltContext, team_id: str, can_manage: bool, section: str
+) -> list[dict[str, Any]]:
+    # Imported here because handlers.deliveries imports this module for refresh_home.
+    from handlers.deliveries import failed_blocks
+
+    if section != SECTION_NOTIFICATIONS:
+        return []
+    return await failed_blocks(context, team_id, can_manage=can_manage)
 
 
 def _houston_blocks(

@@ -160,6 +160,16 @@ class RulePreviewer(Protocol):
         ...
 
 
+class DeliveryRetrier(Protocol):
+    async def retry(self, *, delivery_id: str, user_id: str, team_id: str | None = None) -> bool:
+        """Queue a failed or dead delivery again (only of `team_id`, when given); False when there is none."""
+        ...
+
+    async def retry_all(self, *, user_id: str, team_id: str | None = None) -> int:
+        """Queue every failed and dead delivery of `team_id` again; return how many."""
+        ...
+
+
 class RulesChanged(Protocol):
     def __call__(self) -> None:
         """Tell routing that rules changed, so the next event sees the change."""
@@ -199,6 +209,7 @@ class Services:
     rule_preview: RulePreviewer | None = None
     snoozes: SnoozeControl | None = None
     mending: FailingRuleNotifier | None = None
+    deliveries: DeliveryRetrier | None = None
 
 
 async def workspace_of(context: AsyncBoltContext) -> Workspace | None:

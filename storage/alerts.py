@@ -501,6 +501,17 @@ class AlertLedger:
         """Keep the next edit of a message from being sent before `until`."""
         await self._collection.update_one({"_id": doc_id}, {"$max": {"next_edit_at": until}})
 
+    async def release_post_claims(self, claimed_by: str, *, now: datetime) -> int:
+        """End the first-post claims of a delivery that ended without posting, so another may post at once.
+
+        Without this the alert's other deliveries would wait for the claim to expire, spending attempts.
+        """
+        result = await self._collection.update_many(
+            {"kind_doc": ALERT, "message": "posting", "claimed_by": claimed_by},
+            {"$set": {"claim_until": now - timedelta(seconds=1)}},
+        )
+        return int(result.modified_count)
+
     async def channel_of(self, doc_id: str) -> str | None:
         document = await self._collection.find_one({"_id": doc_id}, projection={"channel": 1})
         return str(document["channel"]) if document and document.get("channel") else None

@@ -27,6 +27,42 @@ class StorageUnavailable(Exception):
     """MongoDB did not answer or failed; nothing of the operation is known to be stored."""
 
 
+class OutageSwitch:
+    """Test-only: while `down` is True, every call through the `Database` raises `StorageUnavailable`.
+
+    It simulates a MongoDB server that stops responding, which tests cannot stop and restart. Nothing in
+    the settings creates one; a test sets `database.outage` before the repositories are created.
+    """
+
+    def __init__(self) -> None:
+        self.down = False
+        self.rejected_calls = 0
+
+    def check(self, operation: str) -> None:
+        if self.down:
+            self.rejected_calls += 1
+            raise StorageUnavailable(f"MongoDB is unavailable (simulated outage, operation {operation})")
+
+
+class _SwitchedCollection:
+    """A collection whose every method call checks the outage switch first."""
+
+    def __init__(self, collection: Any, outage: OutageSwitch) -> None:
+        self._collection = collection
+        self._outage = outage
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._collection, name)
+        if not callable(attribute):
+            return attribute
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            self._outage.check(f"{self._collection.name}.{name}")
+            return attribute(*args, **kwargs)
+
+        return checked
+
+
 class Database:
     """One database handle shared by all repositories, created at start and closed at shutdown."""
 
@@ -34,17 +70,25 @@ class Database:
         self.client = client
         self.db = client[name]
         self.in_memory = in_memory
+        # Tests only: see OutageSwitch.
+        self.outage: OutageSwitch | None = None
 
     def collection(self, name: str) -> Any:
+        if self.outage is not None:
+            return _SwitchedCollection(self.db[name], self.outage)
         return self.db[name]
 
     async def aggregate(self, collection: str, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        if self.outage is not None:
+            self.outage.check(f"{collection}.aggregate")
         cursor = self.db[collection].aggregate(list(pipeline))
         if inspect.isawaitable(cursor):
             cursor = await cursor
         return [document async for document in cursor]
 
     async def index_names(self, collection: str) -> set[str]:
+        if self.outage is not None:
+            self.outage.check(f"{collection}.list_indexes")
         cursor = self.db[collection].list_indexes()
         if inspect.isawaitable(cursor):
             cursor = await cursor
@@ -52,8 +96,10 @@ class Database:
 
     async def ping(self) -> bool:
         try:
+            if self.outage is not None:
+                self.outage.check("ping")
             await self.db.command("ping")
-        except PyMongoError as error:
+        except (PyMongoError, StorageUnavailable) as error:
             logger.warning("MongoDB ping failed (error %s)", type(error).__name__)
             return False
         return True

@@ -16,6 +16,8 @@ from storage.models import Delivery, DeliveryState, Rule
 logger = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
+# Deliveries that ended without a message; an operator or a manager may put them back in the queue.
+ENDED_UNSENT = (DeliveryState.FAILED.value, DeliveryState.DEAD.value)
 
 
 def delivery_id(*, rule_id: str, event_id: str) -> str:
@@ -100,13 +102,21 @@ class DeliveryRepository:
     async def retry_later(self, delivery: Delivery, *, at: datetime, error: str, now: datetime) -> bool:
         return await self._finish_lease(delivery, {"next_attempt_at": at, "last_error": error}, now=now)
 
+    async def postpone(self, delivery: Delivery, *, at: datetime, now: datetime) -> bool:
+        """Put a claimed delivery back, due at `at`, without counting the attempt (no Slack call was made)."""
+        return await self._finish_lease(delivery, {"next_attempt_at": at}, now=now, attempts=-1)
+
     async def finish(self, delivery: Delivery, *, state: DeliveryState, error: str, now: datetime) -> bool:
         return await self._finish_lease(delivery, {"state": state.value, "last_error": error}, now=now)
 
-    async def _finish_lease(self, delivery: Delivery, fields: dict[str, Any], *, now: datetime) -> bool:
+    async def _finish_lease(
+        self, delivery: Delivery, fields: dict[str, Any], *, now: datetime, attempts: int = 0
+    ) -> bool:
+        update: dict[str, Any] = {"$set": {**fields, "lease_owner": None, "lease_until": None, "updated_at": now}}
+        if attempts:
+            update["$inc"] = {"attempts": attempts}
         result = await self._collection.update_one(
-            {"_id": delivery.id, "lease_owner": delivery.lease_owner, "state": DeliveryState.PENDING.value},
-            {"$set": {**fields, "lease_owner": None, "lease_until": None, "updated_at": now}},
+            {"_id": delivery.id, "lease_owner": delivery.lease_owner, "state": DeliveryState.PENDING.value}, update
         )
         if not result.modified_count:
             logger.warning("Delivery lease was lost before the result was stored (delivery %s)", delivery.id)
@@ -160,6 +170,73 @@ class DeliveryRepository:
     async def count_for_team(self, team_id: str, state: DeliveryState) -> int:
         return int(await self._collection.count_documents({"team_id": team_id, "state": state.value}))
 
+    async def list_latest(self, *, team_id: str | None = None, limit: int = 100) -> list[Delivery]:
+        """Return deliveries in any state, the most recently changed first."""
+        query: dict[str, Any] = {} if team_id is None else {"team_id": team_id}
+        cursor = self._collection.find(query).sort("updated_at", -1).limit(limit)
+        return [_to_delivery(document) async for document in cursor]
+
+    async def list_unsent(self, *, team_id: str | None = None, limit: int = 100) -> list[Delivery]:
+        """Return failed and dead deliveries, the most recently ended first, of one workspace or of all."""
+        query: dict[str, Any] = {"state": {"$in": list(ENDED_UNSENT)}}
+        if team_id is not None:
+            query["team_id"] = team_id
+        cursor = self._collection.find(query).sort("updated_at", -1).limit(limit)
+        return [_to_delivery(document) async for document in cursor]
+
+    async def count_unsent(self, *, team_id: str | None = None) -> int:
+        query: dict[str, Any] = {"state": {"$in": list(ENDED_UNSENT)}}
+        if team_id is not None:
+            query["team_id"] = team_id
+        return int(await self._collection.count_documents(query))
+
+    async def requeue(self, delivery_id_: str, *, now: datetime, team_id: str | None = None) -> Delivery | None:
+        """Put one failed or dead delivery back as pending, due now, with its attempts reset.
+
+        Return the delivery as it was before, or None when no unsent delivery has that id (in `team_id`, when
+        given). The retention period starts again, so a retried delivery does not expire while it waits.
+        """
+        query: dict[str, Any] = {"_id": delivery_id_, "state": {"$in": list(ENDED_UNSENT)}}
+        if team_id is not None:
+            query["team_id"] = team_id
+        document = await self._collection.find_one_and_update(
+            query, self._requeue_update(now), return_document=ReturnDocument.BEFORE
+        )
+        return _to_delivery(document) if document else None
+
+    async def requeue_all(self, *, team_id: str, now: datetime) -> int:
+        """Put every failed and dead delivery of a workspace back as pending; return how many."""
+        result = await self._collection.update_many(
+            {"team_id": team_id, "state": {"$in": list(ENDED_UNSENT)}}, self._requeue_update(now)
+        )
+        return int(result.modified_count)
+
+    async def teams_with_unsent(self) -> list[str]:
+        values = await self._collection.distinct("team_id", {"state": {"$in": list(ENDED_UNSENT)}})
+        return sorted(str(value) for value in values)
+
+    def _requeue_update(self, now: datetime) -> dict[str, Any]:
+        return {
+            "$set": {
+                "state": DeliveryState.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+                "updated_at": now,
+                "expires_at": now + self._retention,
+            }
+        }
+
+    async def count_pending(self) -> int:
+        return int(await self._collection.count_documents({"state": DeliveryState.PENDING.value}))
+
+    async def oldest_pending_created_at(self) -> datetime | None:
+        document = await self._collection.find_one(
+            {"state": DeliveryState.PENDING.value}, sort=[("created_at", ASCENDING)], projection={"created_at": 1}
+        )
+        return utc(document["created_at"]) if document else None
+
     async def next_due(self) -> datetime | None:
         """Return when the earliest pending delivery is due, so idle workers know how long to sleep."""
         document = await self._collection.find_one(
@@ -187,4 +264,5 @@ def _to_delivery(document: dict[str, Any]) -> Delivery:
         ts=document.get("ts"),
         last_error=document.get("last_error"),
         created_at=utc(document["created_at"]),
+        updated_at=_optional_utc(document.get("updated_at")),
     )

@@ -139,6 +139,8 @@ class Delivery:
     ts: str | None
     last_error: str | None
     created_at: datetime
+    # When the state last changed: for a failed or dead delivery, when it ended.
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

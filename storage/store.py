@@ -46,12 +46,23 @@ class Storage:
     snoozes: SnoozeRepository
 
     @classmethod
-    def create(cls, database: Database, *, retention_days: int) -> Storage:
+    def create(
+        cls,
+        database: Database,
+        *,
+        retention_days: int,
+        delivery_retention_days: int | None = None,
+        houston_retention_days: int | None = None,
+    ) -> Storage:
+        """Create the repositories. Events are kept `retention_days`; deliveries as long unless given;
+        Houston threads three times as long unless given. Each document expires by a TTL index."""
         retention = timedelta(days=retention_days)
+        delivery_retention = timedelta(days=delivery_retention_days) if delivery_retention_days else retention
+        houston_retention = timedelta(days=houston_retention_days) if houston_retention_days else retention * 3
         return cls(
             database=database,
             events=EventRepository(database, retention=retention),
-            deliveries=DeliveryRepository(database, retention=retention),
+            deliveries=DeliveryRepository(database, retention=delivery_retention),
             rules=RuleRepository(database),
             workspaces=WorkspaceRepository(database),
             clients=ClientRepository(database),
@@ -61,8 +72,7 @@ class Storage:
             channels=ChannelRepository(database),
             audit=AuditRepository(database),
             digest_runs=DigestRunRepository(database),
-            # Houston threads are kept three times as long as events: conversations are revisited.
-            houston_threads=HoustonThreadRepository(database, retention=retention * 3),
+            houston_threads=HoustonThreadRepository(database, retention=houston_retention),
             houston_requests=HoustonRequestRepository(database),
             # Alert messages expire with the deliveries that created them.
             alerts=AlertLedger(database, retention=retention),

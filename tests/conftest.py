@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import Runtime, build_runtime
 from bot.delivery import DeliveryConfig
+from bot.pacing import PacingConfig
 from bot.settings import load_settings
 from bot.signing import signed_headers
 from storage.database import Database, open_database
@@ -47,6 +48,8 @@ FAST_DELIVERY = DeliveryConfig(
     backoff_cap_seconds=0.05,
     idle_poll_seconds=0.05,
 )
+# Pacing at Slack's real rate would make every test that posts a few messages wait seconds.
+FAST_PACING = PacingConfig(per_channel_rate=1000.0, per_channel_burst=1000.0)
 
 
 class FakeClock:
@@ -151,6 +154,7 @@ async def start_bot(database: Database) -> AsyncIterator[BotFactory]:
         delivery: DeliveryConfig = FAST_DELIVERY,
         start_workers: bool = True,
         houston_model: Any = None,
+        pacing: PacingConfig | None = FAST_PACING,
     ) -> RunningBot:
         settings = load_settings(env if env is not None else {"MISSIONCONTROL_EVENTS_SECRET": EVENTS_SECRET})
         stdout = io.StringIO()
@@ -162,6 +166,7 @@ async def start_bot(database: Database) -> AsyncIterator[BotFactory]:
             delivery_config=delivery,
             digest_scheduler=False,
             houston_model=houston_model,
+            pacing=pacing,
         )
         await runtime.start(seed_path=seed)
         if not start_workers:

@@ -738,6 +738,8 @@ class SlackEmulator:
         self._runner: web.AppRunner | None = None
         self._posted: list[PostedMessage] = []
         self._failures: dict[str, collections.deque[_ScriptedFailure]] = collections.defaultdict(collections.deque)
+        # Time windows in which every call of a method fails: (monotonic deadline, the failure).
+        self._windows: dict[str, tuple[float, _ScriptedFailure]] = {}
         self._new_call = asyncio.Condition()
         self._ts_seconds = int(time.time())
         self._ts_counter = 0
@@ -948,7 +950,28 @@ class SlackEmulator:
         header = None if retry_after is None else _format_seconds(retry_after)
         self._failures[method].append(_ScriptedFailure(error, status, header, body, times))
 
+    def fail_until(
+        self,
+        method: str,
+        deadline: float,
+        error: str | None = None,
+        *,
+        status: int | None = None,
+        retry_after: float | str | None = None,
+    ) -> None:
+        """Fail every call of `method` until `time.monotonic()` reaches `deadline`, then answer normally.
+
+        The error, status and header follow `fail_next`. A later call replaces the window of that method.
+        """
+        self.fail_next(method, error, status=status, retry_after=retry_after)
+        self._windows[method] = (deadline, self._failures[method].pop())
+
     def _take_failure(self, method: str) -> _Answer | None:
+        window = self._windows.get(method)
+        if window is not None and time.monotonic() < window[0]:
+            failure = window[1]
+            headers = {} if failure.retry_after is None else {"Retry-After": failure.retry_after}
+            return _Answer({"ok": False, "error": failure.error}, failure.status, headers)
         queue = self._failures.get(method)
         if not queue:
             return None

@@ -1465,3 +1465,15 @@ async def test_standalone_prints_calls() -> None:
     assert lines[1] == "  mention (broadcast): <!channel>"
     assert process.returncode == 0
     assert "Slack emulator stopped." in rest
+
+
+async def test_fail_until_fails_within_window(emulator: SlackEmulator, client: AsyncWebClient) -> None:
+    emulator.fail_until("chat.postMessage", time.monotonic() + 0.3, status=429, retry_after=2)
+
+    errors = [await slack_error(client.chat_postMessage(channel="C0001", text="hi")) for _ in range(3)]
+    await asyncio.sleep(0.35)
+    after = await client.chat_postMessage(channel="C0001", text="hi")
+
+    assert [error.response.status_code for error in errors] == [429, 429, 429]
+    assert errors[0].response.headers["Retry-After"] == "2"
+    assert after["ok"] is True

@@ -148,6 +148,8 @@ class HomeModel:
     houston_blocks: tuple[dict[str, Any], ...] = ()
     # The active snoozes with their Unsnooze buttons (`views.snooze`), shown in the Notifications section.
     snooze_blocks: tuple[dict[str, Any], ...] = ()
+    # Failed and dead deliveries with Retry buttons (`views.failed_deliveries`), after the rules.
+    failed_blocks: tuple[dict[str, Any], ...] = ()
 
 
 def build_home_view(model: HomeModel) -> dict[str, Any]:
@@ -159,6 +161,7 @@ def build_home_view(model: HomeModel) -> dict[str, Any]:
         blocks += _connection_blocks(model)
     else:
         blocks += _notification_blocks(model, page)
+        blocks += model.failed_blocks
     return {
         "type": "home",
         "blocks": blocks,

@@ -74,6 +74,16 @@ BAD_ENVIRONMENTS = [
     pytest.param({"LOG_LEVEL": "loud"}, "LOG_LEVEL", id="log-level-unknown"),
     pytest.param({"LOG_FORMAT": "xml"}, "LOG_FORMAT", id="log-format-unknown"),
     pytest.param({"MISSIONCONTROL_RETENTION_DAYS": "0"}, "MISSIONCONTROL_RETENTION_DAYS", id="retention-zero"),
+    pytest.param(
+        {"MISSIONCONTROL_DELIVERY_RETENTION_DAYS": "0"},
+        "MISSIONCONTROL_DELIVERY_RETENTION_DAYS",
+        id="delivery-retention-zero",
+    ),
+    pytest.param(
+        {"MISSIONCONTROL_HOUSTON_RETENTION_DAYS": "many"},
+        "MISSIONCONTROL_HOUSTON_RETENTION_DAYS",
+        id="houston-retention-not-a-number",
+    ),
 ]
 
 
@@ -163,6 +173,8 @@ DEFAULTS = [
     pytest.param("MONGODB_DATABASE", "missioncontrol", id="database-name"),
     pytest.param("mongodb_uri", None, id="no-mongodb-uri"),
     pytest.param("MISSIONCONTROL_RETENTION_DAYS", 30, id="retention-days"),
+    pytest.param("delivery_retention_days", 30, id="delivery-retention-days"),
+    pytest.param("houston_retention_days", 90, id="houston-retention-days"),
     pytest.param("web_url", None, id="no-web-url"),
 ]
 
@@ -233,3 +245,24 @@ def test_houston_endpoint_hides_credentials() -> None:
         {"OPENAI_BASE_URL": "https://user:secret@gateway.example:8443/v1?api-key=topsecret", "HOUSTON_MODEL": "m"}
     )
     assert settings.houston_endpoint == "https://gateway.example:8443/v1"
+
+
+def test_retention_follows_events_by_default() -> None:
+    settings = load_settings({"MISSIONCONTROL_RETENTION_DAYS": "10"})
+
+    assert settings.delivery_retention_days == 10
+    assert settings.houston_retention_days == 30
+
+
+def test_retention_set_per_collection() -> None:
+    settings = load_settings(
+        {
+            "MISSIONCONTROL_RETENTION_DAYS": "10",
+            "MISSIONCONTROL_DELIVERY_RETENTION_DAYS": "7",
+            "MISSIONCONTROL_HOUSTON_RETENTION_DAYS": "365",
+        }
+    )
+
+    assert settings.MISSIONCONTROL_RETENTION_DAYS == 10
+    assert settings.delivery_retention_days == 7
+    assert settings.houston_retention_days == 365

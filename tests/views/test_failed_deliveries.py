@@ -1,0 +1,92 @@
+"""The Home tab's undelivered messages: rows, Retry buttons, the read-only and empty states, Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from storage.models import Delivery, DeliveryState
+from tests.views.test_home import HOSTILE, limit_problems, make_model, many_rules
+from views.failed_deliveries import MAX_ROWS, RETRY_ACTION, RETRY_ALL_ACTION, failed_delivery_blocks
+from views.home import build_home_view
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def make_delivery(index: int, **changes: object) -> Delivery:
+    fields: dict[str, object] = {
+        "id": f"rule{index:04d}:evt-{index:04d}-" + "x" * 100,
+        "event_id": f"evt-{index:04d}",
+        "rule_id": f"rule{index:04d}",
+        "team_id": "T0001",
+        "channel": f"C{index:04d}",
+        "state": DeliveryState.DEAD if index % 2 else DeliveryState.FAILED,
+        "attempts": 8,
+        "next_attempt_at": NOW,
+        "lease_owner": None,
+        "lease_until": None,
+        "ts": None,
+        "last_error": HOSTILE * 50,
+        "created_at": NOW - timedelta(hours=2),
+        "updated_at": NOW - timedelta(minutes=index),
+    }
+    fields.update(changes)
+    return Delivery(**fields)  # type: ignore[arg-type]
+
+
+def action_ids(blocks: list[dict[str, object]]) -> list[str]:
+    text = json.dumps(blocks)
+    return [action for action in (RETRY_ACTION, RETRY_ALL_ACTION) if f'"{action}"' in text]
+
+
+def test_empty_state_has_no_buttons() -> None:
+    blocks = failed_delivery_blocks([], total=0, can_manage=True)
+    text = json.dumps(blocks)
+    assert "Every message was delivered" in text
+    assert action_ids(blocks) == []
+
+
+def test_manager_gets_retry_buttons() -> None:
+    blocks = failed_delivery_blocks([make_delivery(1), make_delivery(2)], total=2, can_manage=True)
+    retry_buttons = [block for block in blocks if block.get("accessory", {}).get("action_id") == RETRY_ACTION]
+    assert len(retry_buttons) == 2
+    assert retry_buttons[0]["accessory"]["value"] == make_delivery(1).id
+    assert action_ids(blocks) == [RETRY_ACTION, RETRY_ALL_ACTION]
+
+
+def test_member_sees_rows_without_buttons() -> None:
+    blocks = failed_delivery_blocks([make_delivery(1)], total=1, can_manage=False)
+    text = json.dumps(blocks)
+    assert "<#C0001>" in text
+    assert "Gave up after retries" in text
+    assert action_ids(blocks) == []
+    assert "Only people who can change notifications" in text
+
+
+def test_reason_is_escaped_and_cut() -> None:
+    [_, _, row, *_] = failed_delivery_blocks([make_delivery(1)], total=1, can_manage=True)
+    text = row["text"]["text"]
+    assert "<!channel>" not in text
+    assert len(text) < 700
+
+
+def test_more_than_shown_says_how_many() -> None:
+    deliveries = [make_delivery(index) for index in range(MAX_ROWS)]
+    blocks = failed_delivery_blocks(deliveries, total=250, can_manage=True)
+    assert f"Showing the latest {MAX_ROWS} of 250" in json.dumps(blocks)
+
+
+def test_full_home_stays_within_limits() -> None:
+    rules, channels, clients = many_rules(60)
+    failed = failed_delivery_blocks([make_delivery(index) for index in range(MAX_ROWS)], total=99, can_manage=True)
+    model = make_model(rules=rules, channels=channels, client_names=clients, failed_blocks=tuple(failed))
+    view = build_home_view(model)
+    assert len(view["blocks"]) <= 100
+    assert limit_problems(view) == []
+    assert RETRY_ALL_ACTION in json.dumps(view)
+
+
+def test_connection_section_has_no_failures() -> None:
+    failed = failed_delivery_blocks([make_delivery(1)], total=1, can_manage=True)
+    view = build_home_view(make_model(section="connection", failed_blocks=tuple(failed)))
+    assert RETRY_ACTION not in json.dumps(view)
