@@ -26,6 +26,7 @@ from bot.houston_service import HoustonLimits, HoustonService
 from bot.ingest import EventIngest
 from bot.linking import LinkService
 from bot.mending import ChannelMending
+from bot.mongo_wait import MongoUnavailable, wait_for_mongodb
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
 from bot.rule_index import RuleIndex
@@ -87,6 +88,12 @@ class Runtime:
 
     async def start(self, *, seed_path: Path | None = None) -> None:
         """Prepare storage, seed, identify the workspace, then start routing and delivery."""
+        uri = self.settings.mongodb_uri
+        if uri is not None and self.owns_database:
+            try:
+                await wait_for_mongodb(self.storage.database, uri, timeout=self.settings.MONGODB_START_TIMEOUT_SECONDS)
+            except MongoUnavailable as error:
+                raise StartError(str(error)) from None
         await self.storage.ensure_indexes()
         for ensure in self.slack.ensure_indexes if self.slack else []:
             await ensure()
