@@ -71,5 +71,7 @@ async def wait_for_mongodb(
                 f"{replica_set_advice(uri, reason)}."
             )
         wait = min(delay, left)
-        logger.warning("MongoDB is not answering yet (%s); retrying in %gs (attempt %d)", reason, round(wait, 1), attempt)
+        logger.warning(
+            "MongoDB is not answering yet (%s); retrying in %gs (attempt %d)", reason, round(wait, 1), attempt
+        )
         await sleep(wait)
