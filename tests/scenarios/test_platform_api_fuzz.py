@@ -2,8 +2,9 @@
 
 schemathesis generates requests from the document (valid ones, and for the platform endpoint invalid bodies
 too), signs each like the platform does, and checks every response: no 5xx, a documented status code and
-content type, and a body matching the documented schema. The signature headers are left out of the document
-for the invalid run, because the signer overwrites them, so a mutated header would reach the bot as a valid one. The bot runs in local mode on 127.0.0.1 with the
+content type, and a body matching the documented schema. The invalid run uses the document without its
+signature headers, because the signer overwrites them, so a mutated header would reach the bot as a valid
+one. The bot runs in local mode on 127.0.0.1 with the
 in-memory store; schemathesis calls it from a worker thread, because its client blocks while the bot's
 event loop has to keep serving.
 """
