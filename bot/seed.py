@@ -139,7 +139,7 @@ def validate_seed(document: object, path: Path | str, *, noun: str = "seed file"
         reason = "is not a known key; remove it" if first["type"] == "extra_forbidden" else first["msg"]
         reason = reason.removeprefix("Value error, ")
         if first["type"] == "string_pattern_mismatch" and first["loc"][-1] == "channel":
-            reason = f"{first['input']!r} is not a channel id: use an id such as C0123ABCD"
+            reason = f"{first['input']} is not a channel id: use an id such as C0123ABCD"
         raise SeedError(f"Invalid {noun} {path}: {where} {reason}.") from None
 
 

@@ -529,7 +529,7 @@ async def test_import_channel_name_fails_clearly(storage: Storage, tmp_path: Pat
     code, _ = await run(storage, "import", str(path))
 
     assert code == 1
-    assert "rules.0.channel 'general' is not a channel id: use an id such as C0123ABCD." in capsys.readouterr().err
+    assert "rules.0.channel general is not a channel id: use an id such as C0123ABCD." in capsys.readouterr().err
 
 
 async def test_import_unknown_team_message(storage: Storage, tmp_path: Path, capsys) -> None:
