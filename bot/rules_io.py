@@ -395,8 +395,11 @@ def _changed_fields(before: Rule, after: Rule) -> str:
 
 
 def _field_text(value: object) -> str:
+    # The diff spells values as the YAML file does.
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(getattr(value, "value", value))
 
 

@@ -5,7 +5,8 @@
     rules:
       - {team_id: T0001, channel: C0001, type: outlier_alerts, client_id: cl-alpha, min_severity: high}
 
-`missioncontrol rules export` writes this format too, with each rule's `id` and `paused` state.
+`missioncontrol rules export` writes this format too, with each rule's `id`, `paused` state and burst
+settings, and each workspace's digest settings once they were saved.
 
 A rule is matched by `id` when the file gives one, otherwise by (team, channel, type, client); rules that
 are not in the file are kept. In single-workspace mode the workspace entry may be omitted and `team_id` too.
@@ -76,6 +77,7 @@ class SeedRule(BaseModel):
     min_severity: Severity | None = None
     # True pauses the rule, false resumes a paused one; omitted keeps the stored state (active when new).
     # A failing rule stays failing with false, because it recovers when the bot can post to the channel again.
+    # `rules import` makes a failing rule active when the file moves it to another channel.
     paused: bool | None = None
     # Floods: after `burst_threshold` new alerts of one client within `burst_window_seconds` of each other,
     # further ones are gathered into one summary. Omitted keeps the stored value (1 alert and 60 s when new).

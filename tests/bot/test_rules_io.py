@@ -479,7 +479,7 @@ async def test_import_applies_workspace_name_and_digest(storage: Storage, tmp_pa
     workspace = await storage.workspaces.get("T0AGENCY")
 
     assert dry_code == 0
-    assert "~ change workspace T0AGENCY: name Acme -> Acme Marketing, digest.enabled unset -> True" in dry_output
+    assert "~ change workspace T0AGENCY: name Acme -> Acme Marketing, digest.enabled unset -> true" in dry_output
     assert "1 workspace(s) changed" in dry_output
     assert code == 0
     assert workspace is not None
