@@ -224,20 +224,25 @@ def plan_import(seed: SeedFile, *, workspaces: Sequence[Workspace], stored: Sequ
 
 
 def _check_workspaces(seed: SeedFile, by_team: dict[str, Workspace]) -> None:
-    """Reject workspace entries that differ from the stored account: import changes rules only."""
+    """Reject workspaces that are not stored, and entries whose account differs from the stored one.
+
+    Import adds no workspace and changes no account, because the account decides which events a workspace
+    receives. It applies a changed name or digest (see `_workspace_changes`).
+    """
     for position, entry in enumerate(seed.workspaces):
         stored = by_team.get(entry.team_id)
         where = f"workspaces.{position}"
         if stored is None:
             raise RulesFileError(
-                f"{where}.team_id {entry.team_id} is not a stored workspace ({_known(by_team)}): import changes "
-                "rules only, so install the app there first, or remove the entry."
+                f"{where}.team_id {entry.team_id} is not a stored workspace ({_known(by_team)}): import adds no "
+                "workspace, so install the app there first, or remove the entry."
             )
         for name in ("agency_id", "client_id"):
             if getattr(entry, name) != getattr(stored, name):
                 raise RulesFileError(
                     f"{where}.{name} {getattr(entry, name)} differs from the stored {getattr(stored, name)} of "
-                    f"{entry.team_id}: import changes rules only, so correct the file (export shows the stored value)."
+                    f"{entry.team_id}: import does not change a workspace's account, so correct the file (export shows "
+                    "the stored value)."
                 )
 
 
