@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from langchain_core.language_models import BaseChatModel
+from pymongo.errors import PyMongoError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
@@ -28,6 +29,7 @@ from bot.ingest import EventIngest
 from bot.linking import LinkService
 from bot.mending import ChannelMending
 from bot.metrics import MeteredPoster, Metrics, metered_houston, metered_storage, metrics_handler
+from bot.mongo_wait import MongoUnavailable, wait_for_mongodb
 from bot.pacing import PacedPoster, Pacer, PacingConfig
 from bot.posting import ConsolePoster, Poster, SingleWorkspaceTokens, SlackPoster
 from bot.routing import Router
@@ -47,7 +49,7 @@ from handlers.errors import on_error
 from handlers.permissions import AdminCache
 from handlers.services import CLOCK, EXT_SHARED, SERVICES, STORAGE, Services
 from houston.agent import Houston, build_chat_model
-from storage.database import Database, open_database
+from storage.database import Database, driver_reason, open_database
 from storage.events import StoredEvent
 from storage.store import Storage
 
@@ -93,9 +95,21 @@ class Runtime:
 
     async def start(self, *, seed_path: Path | None = None) -> None:
         """Prepare storage, seed, identify the workspace, then start routing and delivery."""
-        await self.storage.ensure_indexes()
-        for ensure in self.slack.ensure_indexes if self.slack else []:
-            await ensure()
+        uri = self.settings.mongodb_uri
+        if uri is not None and self.owns_database:
+            try:
+                await wait_for_mongodb(self.storage.database, uri, timeout=self.settings.MONGODB_START_TIMEOUT_SECONDS)
+            except MongoUnavailable as error:
+                raise StartError(str(error)) from None
+        try:
+            await self.storage.ensure_indexes()
+            for ensure in self.slack.ensure_indexes if self.slack else []:
+                await ensure()
+        except PyMongoError as error:
+            raise StartError(
+                f"Creating the MongoDB indexes failed ({driver_reason(error)}): check that the MONGODB_URI user "
+                "may create indexes in MONGODB_DATABASE, and that the server answers."
+            ) from None
         if self.settings.slack_mode is SlackMode.SINGLE_WORKSPACE:
             self.identity = await self._identify_workspace()
         seed = seed_path

@@ -1,7 +1,8 @@
 """`missioncontrol check`: settings, MongoDB, Slack's `auth.test` and the manifest's scopes, one line each.
 
-Each line starts with `ok`, `FAIL` or `skip`, then the check's name and a sentence. A failing line also
-tells what to do. The exit status is 1 when any check fails, so a deploy script or a container start can stop on it.
+Each line starts with `ok`, `FAIL`, `warn` or `skip`, then the check's name and a sentence. A failing or
+warning line also tells what to do. The exit status is 1 when any check fails (a warning does not fail,
+because `serve` starts with it too), so a deploy script or a container start can stop on it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cli import MANIFEST
+from bot.mongo_wait import redact_uri, replica_set_advice
 from bot.settings import Settings, SettingsError, SlackMode, load_settings
 from bot.slack_setup import BOT_SCOPES
 from storage.database import Database, open_database
@@ -41,6 +43,7 @@ AUTH_TEST_ADVICE = {
 class Status(str, Enum):
     OK = "ok"
     FAIL = "FAIL"
+    WARN = "warn"
     SKIP = "skip"
 
 
@@ -70,7 +73,25 @@ async def run_checks(
     results.insert(0, CheckResult("settings", Status.OK, _describe_mode(settings)))
     results.insert(1, await check_mongodb(settings, database))
     results.insert(2, await check_slack(settings))
+    encryption = check_encryption(settings)
+    if encryption is not None:
+        results.insert(3, encryption)
     return results
+
+
+def check_encryption(settings: Settings) -> CheckResult | None:
+    """Warn in OAuth mode when Slack tokens would be stored unencrypted; None in the other modes."""
+    if settings.slack_mode is not SlackMode.OAUTH:
+        return None
+    if settings.encryption_keys:
+        return CheckResult("encryption", Status.OK, "Slack tokens are encrypted in MongoDB.")
+    return CheckResult(
+        "encryption",
+        Status.WARN,
+        "MISSIONCONTROL_ENCRYPTION_KEY is not set, so Slack tokens are stored unencrypted in MongoDB: set it to "
+        "a Fernet key, such as one printed by python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'.",
+    )
 
 
 def _describe_mode(settings: Settings) -> str:
@@ -86,23 +107,23 @@ async def check_mongodb(settings: Settings, database: Database | None) -> CheckR
         return CheckResult(
             "mongodb",
             Status.SKIP,
-            "MONGODB_URI is not set, so `missioncontrol serve` keeps data in an in-memory store that exists "
-            "inside that process only and is checked there: set MONGODB_URI to check a server.",
+            "MONGODB_URI is not set, so `missioncontrol serve` keeps its data in memory inside its own process "
+            "and there is no server to check: set MONGODB_URI to use one.",
         )
     owned = database is None
     db = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
     try:
-        answered = await db.ping()
+        failure = await db.ping_failure()
     finally:
         if owned:
             await db.close()
-    if answered:
+    if failure is None:
         return CheckResult("mongodb", Status.OK, f"the server answers ping (database {settings.MONGODB_DATABASE}).")
+    uri = settings.mongodb_uri or ""
     return CheckResult(
         "mongodb",
         Status.FAIL,
-        "the server did not answer ping: check MONGODB_URI (host, port, user, password) and that the server runs "
-        "and accepts connections from this host.",
+        f"the server did not answer ping ({redact_uri(failure)}): {replica_set_advice(uri, failure)} from this host.",
     )
 
 
@@ -155,11 +176,12 @@ def check_manifest_scopes(manifest: Path) -> CheckResult:
     missing = sorted(set(BOT_SCOPES) - set(declared))
     extra = sorted(set(declared) - set(BOT_SCOPES))
     if missing:
+        noun, pronoun = ("scope", "it") if len(missing) == 1 else ("scopes", "them")
         return CheckResult(
             "manifest",
             Status.FAIL,
-            f"{manifest.name} lacks the bot scopes {', '.join(missing)}: add them, update the app's manifest in "
-            "Slack and reinstall it.",
+            f"{manifest.name} lacks the bot {noun} {', '.join(missing)}: add {pronoun}, update the app's manifest "
+            "in Slack and reinstall the app.",
         )
     if extra:
         return CheckResult(

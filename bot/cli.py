@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="set each event's occurred_at to the current time, so it is not older than state sent before",
     )
 
-    rules = commands.add_parser("rules", help="list, add and remove notification rules (needs MONGODB_URI)")
+    rules = commands.add_parser(
+        "rules", help="list, add, remove, export and import notification rules (needs MONGODB_URI)"
+    )
     rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     add = rule_commands.add_parser("add", help="add a rule")
     add.add_argument("--channel", required=True, help="Slack channel id, such as C0123ABCD")
@@ -54,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = rule_commands.add_parser("export", help="print the workspaces and rules as YAML, for `rules import`")
     export.add_argument("--team", action="append", default=[], help="Slack team id to export; repeat for several")
     load = rule_commands.add_parser("import", help="apply a rules file: add, change and (with --prune) remove rules")
-    load.add_argument("file", type=Path, metavar="FILE", help="YAML or JSON file in the format `rules export` writes")
+    load.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="YAML or JSON file in the format `rules export` writes; - reads standard input",
+    )
     load.add_argument("--dry-run", action="store_true", help="print the changes without writing them")
     load.add_argument("--prune", action="store_true", help="remove stored rules of the file's workspaces it omits")
 

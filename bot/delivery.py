@@ -255,15 +255,16 @@ class DeliveryService:
         elif verdict.action is Action.RULE_FAILING:
             await self._storage.rules.mark_failing(delivery.rule_id, reason=verdict.reason, now=now)
             self._index.mark_stale()
+            code = str(response.get("error")) if isinstance(response.data, dict) else ""
             logger.warning(
-                "Rule is failing (rule %s, team %s, channel %s, reason %s)",
+                "Rule is failing (rule %s, team %s, channel %s, code %s, reason %s)",
                 delivery.rule_id,
                 delivery.team_id,
                 delivery.channel,
+                code or "none",
                 verdict.reason,
             )
             if self._mending is not None:
-                code = str(response.get("error")) if isinstance(response.data, dict) else ""
                 await self._mending.hold_failed(delivery, reason=verdict.reason, code=code)
             else:
                 await self._finish(delivery, DeliveryState.FAILED, verdict.reason)

@@ -143,7 +143,9 @@ class DigestService:
             missed = catch_up_slot(
                 send_time=send_time, zone=zone, now=now, last_sent_date=last, max_delay=timedelta(days=2)
             )
-            if missed is not None:
+            # A workspace that never sent a digest missed nothing: its digest was enabled, or it was added,
+            # after that send time (a first start in local mode, for one).
+            if missed is not None and last is not None:
                 logger.warning(
                     "Digest skipped: missed by more than six hours (team %s, date %s)",
                     workspace.team_id,

@@ -20,16 +20,27 @@ ID_FIELDS = ("team", "channel", "rule", "event", "delivery", "user")
 # Log messages name their ids in a trailing group such as "(team T0001, rule rule_ab12)".
 _MESSAGE_GROUP = re.compile(r"\(([^()]*)\)")
 _MESSAGE_ID = re.compile(r"^(team|channel|rule|event|delivery|user) ([^\s,]+)$")
+# A comma-separated list of rule ids, such as "rules rule_a,rule_b", becomes the JSON field `rules`.
+_MESSAGE_RULES = re.compile(r"^rules ([^\s,]+(?:,[^\s,]+)*)$")
 
 
-def log_ids(record: logging.LogRecord, message: str) -> dict[str, str]:
-    """Collect the ids of a record: from `extra` (`team` or `team_id`, and so on), else from the message."""
-    ids: dict[str, str] = {}
+def log_ids(record: logging.LogRecord, message: str) -> dict[str, str | list[str]]:
+    """Collect the ids of a record: from `extra` (`team` or `team_id`, and so on), else from the message.
+
+    A message's list of rules gives the field `rules` (a list), and `rule` too when it names one rule.
+    """
+    ids: dict[str, str | list[str]] = {}
     for group in _MESSAGE_GROUP.findall(message):
         for part in group.split(", "):
             found = _MESSAGE_ID.match(part.strip())
             if found:
                 ids.setdefault(found.group(1), found.group(2))
+            listed = _MESSAGE_RULES.match(part.strip())
+            if listed:
+                rules = listed.group(1).split(",")
+                ids.setdefault("rules", rules)
+                if len(rules) == 1:
+                    ids.setdefault("rule", rules[0])
     for name in ID_FIELDS:
         value = getattr(record, name, None) or getattr(record, f"{name}_id", None)
         if value is not None:

@@ -18,10 +18,12 @@ from typing import Any, TextIO
 
 import yaml
 
-from bot.seed import SeedError, SeedFile, desired_state, load_seed_file
-from storage.models import Rule, RuleState, Workspace
+from bot.seed import SeedError, SeedFile, SeedWorkspace, desired_state, digest_of, load_seed_file
+from handlers.mending import release_rule
+from storage.models import DigestSettings, Rule, RuleState, Workspace
 from storage.rules import RuleConflict, RuleSpec
 from storage.store import Storage
+from views.rule_burst import BURST_TYPES
 from views.rule_text import NOTIFICATION_TYPE_LABELS
 
 logger = logging.getLogger(__name__)
@@ -54,14 +56,42 @@ class RuleChange:
         return "changed"
 
 
+@dataclass(frozen=True)
+class WorkspaceChange:
+    """A workspace whose name or digest settings the file changes; None on either side means not set."""
+
+    before: Workspace
+    name: str | None
+    digest: DigestSettings | None
+
+    def fields(self) -> list[str]:
+        """Return one "field old -> new" text per changed field."""
+        parts = []
+        if self.name is not None and self.name != self.before.name:
+            parts.append(f"name {_field_text(self.before.name)} -> {self.name}")
+        if self.digest is not None:
+            old = self.before.digest if self.before.digest_configured else None
+            for name in ("enabled", "send_time", "timezone"):
+                old_value = _field_text(getattr(old, name)) if old else "unset"
+                new_value = _field_text(getattr(self.digest, name))
+                if old_value != new_value:
+                    parts.append(f"digest.{name} {old_value} -> {new_value}")
+        return parts
+
+
 @dataclass
 class ImportPlan:
     changes: list[RuleChange] = field(default_factory=list)
+    workspace_changes: list[WorkspaceChange] = field(default_factory=list)
     # Stored rules of the file's workspaces that the file does not list, kept because --prune is not set.
     kept: int = 0
 
     def count(self, kind: str) -> int:
         return sum(change.kind == kind for change in self.changes)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes and not self.workspace_changes
 
 
 # --- Export -------------------------------------------------------------------------------------------
@@ -86,16 +116,22 @@ async def export_rules(storage: Storage, *, teams: Sequence[str], out: TextIO) -
 
 
 def _workspace_entry(workspace: Workspace) -> dict[str, Any]:
-    return {
+    entry: dict[str, Any] = {
         "team_id": workspace.team_id,
         "name": workspace.name,
         "agency_id": workspace.agency_id,
         "client_id": workspace.client_id,
     }
+    # A workspace whose digest nobody configured has no digest entry, so that importing the export does not
+    # mark it configured (the digest form then proposes the viewer's own time zone).
+    if workspace.digest_configured:
+        digest = workspace.digest
+        entry["digest"] = {"enabled": digest.enabled, "send_time": digest.send_time, "timezone": digest.timezone}
+    return entry
 
 
 def _rule_entry(rule: Rule) -> dict[str, Any]:
-    return {
+    entry: dict[str, Any] = {
         "id": rule.id,
         "team_id": rule.team_id,
         "channel": rule.channel,
@@ -104,6 +140,10 @@ def _rule_entry(rule: Rule) -> dict[str, Any]:
         "min_severity": rule.min_severity.value if rule.min_severity else None,
         "paused": rule.state is RuleState.PAUSED,
     }
+    if rule.type in BURST_TYPES:
+        entry["burst_threshold"] = rule.burst_threshold
+        entry["burst_window_seconds"] = rule.burst_window_seconds
+    return entry
 
 
 # --- Import: plan -------------------------------------------------------------------------------------
@@ -111,9 +151,9 @@ def _rule_entry(rule: Rule) -> dict[str, Any]:
 
 def load_import_file(path: Path) -> SeedFile:
     try:
-        return load_seed_file(path)
+        return load_seed_file(path, noun="rules file")
     except SeedError as error:
-        raise RulesFileError(str(error).replace("seed file", "rules file")) from None
+        raise RulesFileError(str(error)) from None
 
 
 def plan_import(seed: SeedFile, *, workspaces: Sequence[Workspace], stored: Sequence[Rule], prune: bool) -> ImportPlan:
@@ -125,11 +165,11 @@ def plan_import(seed: SeedFile, *, workspaces: Sequence[Workspace], stored: Sequ
     """
     by_team = {workspace.team_id: workspace for workspace in workspaces}
     _check_workspaces(seed, by_team)
+    plan = ImportPlan(workspace_changes=_workspace_changes(seed.workspaces, by_team))
     by_id = {rule.id: rule for rule in stored}
     by_key = {_key(rule): rule for rule in stored}
     default_team = workspaces[0].team_id if len(workspaces) == 1 else None
 
-    plan = ImportPlan()
     matched: dict[str, int] = {}
     final_keys: dict[RuleKey, str] = {}
     teams = {entry.team_id for entry in seed.workspaces}
@@ -140,7 +180,7 @@ def plan_import(seed: SeedFile, *, workspaces: Sequence[Workspace], stored: Sequ
             raise RulesFileError(f"{where}.team_id is required, because several workspaces are stored.")
         workspace = by_team.get(team_id)
         if workspace is None:
-            raise RulesFileError(f"{where}.team_id {team_id} is not a stored workspace: {_known(by_team)}.")
+            raise RulesFileError(f"{where}.team_id {team_id} is not a stored workspace ({_known(by_team)}).")
         if workspace.client_id and entry.client_id not in (None, workspace.client_id):
             raise RulesFileError(
                 f"{where}.client_id {entry.client_id} differs from the client of workspace {team_id} "
@@ -163,6 +203,11 @@ def plan_import(seed: SeedFile, *, workspaces: Sequence[Workspace], stored: Sequ
             )
         final_keys[key] = where
         after = _rule_after(existing, spec, entry.id, entry.paused)
+        after = replace(
+            after,
+            burst_threshold=entry.burst_threshold or after.burst_threshold,
+            burst_window_seconds=entry.burst_window_seconds or after.burst_window_seconds,
+        )
         if existing is None or after != existing:
             plan.changes.append(RuleChange(before=existing, after=after))
 
@@ -179,21 +224,36 @@ def plan_import(seed: SeedFile, *, workspaces: Sequence[Workspace], stored: Sequ
 
 
 def _check_workspaces(seed: SeedFile, by_team: dict[str, Workspace]) -> None:
-    """Reject workspace entries that differ from the stored account: import changes rules only."""
+    """Reject workspaces that are not stored, and entries whose account differs from the stored one.
+
+    Import adds no workspace and changes no account, because the account decides which events a workspace
+    receives. It applies a changed name or digest (see `_workspace_changes`).
+    """
     for position, entry in enumerate(seed.workspaces):
         stored = by_team.get(entry.team_id)
         where = f"workspaces.{position}"
         if stored is None:
             raise RulesFileError(
-                f"{where}.team_id {entry.team_id} is not a stored workspace ({_known(by_team)}): import changes "
-                "rules only, so install the app there first, or remove the entry."
+                f"{where}.team_id {entry.team_id} is not a stored workspace ({_known(by_team)}): import adds no "
+                "workspace, so install the app there first, or remove the entry."
             )
         for name in ("agency_id", "client_id"):
             if getattr(entry, name) != getattr(stored, name):
                 raise RulesFileError(
                     f"{where}.{name} {getattr(entry, name)} differs from the stored {getattr(stored, name)} of "
-                    f"{entry.team_id}: import changes rules only, so correct the file (export shows the stored value)."
+                    f"{entry.team_id}: import does not change a workspace's account, so correct the file (export shows "
+                    "the stored value)."
                 )
+
+
+def _workspace_changes(entries: Sequence[SeedWorkspace], by_team: dict[str, Workspace]) -> list[WorkspaceChange]:
+    """Return the name and digest changes of the file's workspaces; a field the file omits keeps its value."""
+    changes = []
+    for entry in entries:
+        change = WorkspaceChange(before=by_team[entry.team_id], name=entry.name, digest=digest_of(entry))
+        if change.fields():
+            changes.append(change)
+    return changes
 
 
 def _check_kept_key(rule: Rule, final_keys: dict[RuleKey, str]) -> None:
@@ -238,7 +298,12 @@ def _rule_after(existing: Rule | None, spec: RuleSpec, rule_id: str | None, paus
             created_at=placeholder,
             updated_at=placeholder,
         )
-    state = desired_state(existing.state, paused)
+    current = existing.state
+    if current is RuleState.FAILING and (spec.team_id, spec.channel) != (existing.team_id, existing.channel):
+        # As in the Slack form: a failing rule moved to another channel is active again, and its held
+        # deliveries go to the new channel.
+        current = RuleState.ACTIVE
+    state = desired_state(current, paused)
     return replace(
         existing,
         team_id=spec.team_id,
@@ -278,8 +343,11 @@ async def import_rules(storage: Storage, path: Path, *, dry_run: bool, prune: bo
             f"{plan.kept} stored rule(s) of these workspaces are not in the file and are kept: --prune removes them.\n"
         )
     counts = f"{plan.count('added')} added, {plan.count('changed')} changed, {plan.count('removed')} removed"
-    if not plan.changes:
-        out.write(f"No changes: the stored rules already match {path}.\n")
+    if plan.workspace_changes:
+        counts += f", {len(plan.workspace_changes)} workspace(s) changed"
+    if plan.empty:
+        source = "standard input" if str(path) == "-" else path
+        out.write(f"No changes: the stored rules already match {source}.\n")
     elif dry_run:
         out.write(f"Dry run: {counts}; nothing was written.\n")
     else:
@@ -292,7 +360,9 @@ async def import_rules(storage: Storage, path: Path, *, dry_run: bool, prune: bo
 
 def diff_lines(plan: ImportPlan) -> list[str]:
     """Return one line per change: `+` added, `~` changed (with each changed field), `-` removed."""
-    lines = []
+    lines = [
+        f"~ change workspace {change.before.team_id}: {', '.join(change.fields())}" for change in plan.workspace_changes
+    ]
     for change in plan.changes:
         if change.before is None and change.after is not None:
             name = "a new rule" if change.after.id == NEW_RULE_ID else f"rule {change.after.id}"
@@ -313,7 +383,16 @@ def describe(rule: Rule) -> str:
 
 def _changed_fields(before: Rule, after: Rule) -> str:
     parts = []
-    for name in ("team_id", "channel", "type", "client_id", "min_severity", "state"):
+    for name in (
+        "team_id",
+        "channel",
+        "type",
+        "client_id",
+        "min_severity",
+        "state",
+        "burst_threshold",
+        "burst_window_seconds",
+    ):
         old, new = _field_text(getattr(before, name)), _field_text(getattr(after, name))
         if old != new:
             parts.append(f"{name} {old} -> {new}")
@@ -321,8 +400,11 @@ def _changed_fields(before: Rule, after: Rule) -> str:
 
 
 def _field_text(value: object) -> str:
+    # The diff spells values as the YAML file does.
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(getattr(value, "value", value))
 
 
@@ -334,6 +416,8 @@ async def apply_plan(plan: ImportPlan, *, storage: Storage, now: datetime) -> No
     """
     # NOTE: the writes go one document at a time, because the house avoids multi-document transactions. So a
     # rule changed in Slack while the import runs can make a write fail after earlier ones were made.
+    for workspace_change in plan.workspace_changes:
+        await _apply_workspace_change(workspace_change, storage=storage, now=now)
     ordered = sorted(plan.changes, key=lambda change: _KINDS.index(change.kind))
     for written, change in enumerate(ordered):
         try:
@@ -361,6 +445,17 @@ async def _apply_change(change: RuleChange, *, storage: Storage, now: datetime) 
         await audit_rule_change(storage, "added", before=None, after=after, now=now)
 
 
+async def _apply_workspace_change(change: WorkspaceChange, *, storage: Storage, now: datetime) -> None:
+    stored = change.before
+    if change.name is not None and change.name != stored.name:
+        await storage.workspaces.upsert(
+            team_id=stored.team_id, name=change.name, agency_id=stored.agency_id, client_id=stored.client_id, now=now
+        )
+    if change.digest is not None:
+        await storage.workspaces.set_digest(stored.team_id, change.digest, now=now)
+    logger.info("Workspace changed (team %s, user %s, fields %s)", stored.team_id, CLI_USER, "; ".join(change.fields()))
+
+
 class _RuleGone(Exception):
     """A rule of the plan was deleted while the import ran; the message is its id."""
 
@@ -371,7 +466,10 @@ _KINDS = ("removed", "changed", "added")
 
 async def _create(storage: Storage, target: Rule, *, now: datetime) -> Rule:
     rule_id = None if target.id == NEW_RULE_ID else target.id
-    rule = await storage.rules.create(_spec_of(target), now=now, rule_id=rule_id)
+    created = await storage.rules.create(_spec_of(target), now=now, rule_id=rule_id)
+    rule = await _set_burst(storage, created, target, now=now)
+    if rule is None:
+        raise _RuleGone(created.id)
     if target.state is not rule.state:
         updated = await storage.rules.set_state(rule.id, target.state, reason=None, now=now)
         assert updated is not None  # created just above
@@ -383,16 +481,35 @@ async def _update(storage: Storage, before: Rule, target: Rule, *, now: datetime
     rule: Rule | None = before
     if _spec_of(before) != _spec_of(target):
         rule = await storage.rules.update_spec(before.id, _spec_of(target), now=now)
+    if rule is not None:
+        rule = await _set_burst(storage, rule, target, now=now)
     if rule is not None and target.state is not rule.state:
         rule = await storage.rules.set_state(before.id, target.state, reason=None, now=now)
     if rule is None:
         raise _RuleGone(before.id)
+    if rule.state is RuleState.ACTIVE and before.state in (RuleState.FAILING, RuleState.PAUSED):
+        # As in Slack, a resumed rule or a failing one moved to another channel retries the alerts held for it.
+        await release_rule(storage, rule, now=now)
     return rule
+
+
+async def _set_burst(storage: Storage, rule: Rule, target: Rule, *, now: datetime) -> Rule | None:
+    """Give `rule` the burst policy of `target`; return the rule as stored, or None when it was deleted."""
+    if (rule.burst_threshold, rule.burst_window_seconds) == (target.burst_threshold, target.burst_window_seconds):
+        return rule
+    found = await storage.rules.set_burst_policy(
+        rule.id, window_seconds=target.burst_window_seconds, threshold=target.burst_threshold, now=now
+    )
+    return await storage.rules.get(rule.id) if found else None
 
 
 def _change_action(before: Rule, after: Rule) -> str:
     """Name a change as the Slack surface does: a state change alone is "paused" or "resumed"."""
-    if _spec_of(before) == _spec_of(after):
+    same_burst = (before.burst_threshold, before.burst_window_seconds) == (
+        after.burst_threshold,
+        after.burst_window_seconds,
+    )
+    if _spec_of(before) == _spec_of(after) and same_burst:
         return "paused" if after.state is RuleState.PAUSED else "resumed"
     return "edited"
 

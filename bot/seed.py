@@ -5,7 +5,8 @@
     rules:
       - {team_id: T0001, channel: C0001, type: outlier_alerts, client_id: cl-alpha, min_severity: high}
 
-`missioncontrol rules export` writes this format too, with each rule's `id` and `paused` state.
+`missioncontrol rules export` writes this format too, with each rule's `id`, `paused` state and burst
+settings, and each workspace's digest settings once they were saved.
 
 A rule is matched by `id` when the file gives one, otherwise by (team, channel, type, client); rules that
 are not in the file are kept. In single-workspace mode the workspace entry may be omitted and `team_id` too.
@@ -14,6 +15,7 @@ are not in the file are kept. In single-workspace mode the workspace entry may b
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +28,7 @@ from storage.events_schema import Severity
 from storage.models import DigestSettings, NotificationType, RuleState
 from storage.rules import RuleSpec
 from storage.store import Storage
+from views.rule_burst import BURST_TYPES, MAX_THRESHOLD, MAX_WINDOW_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +77,24 @@ class SeedRule(BaseModel):
     min_severity: Severity | None = None
     # True pauses the rule, false resumes a paused one; omitted keeps the stored state (active when new).
     # A failing rule stays failing with false, because it recovers when the bot can post to the channel again.
+    # `rules import` makes a failing rule active when the file moves it to another channel.
     paused: bool | None = None
+    # Floods: after `burst_threshold` new alerts of one client within `burst_window_seconds` of each other,
+    # further ones are gathered into one summary. Omitted keeps the stored value (1 alert and 60 s when new).
+    burst_threshold: Annotated[int, Field(ge=1, le=MAX_THRESHOLD)] | None = None
+    burst_window_seconds: Annotated[int, Field(ge=1, le=MAX_WINDOW_SECONDS)] | None = None
 
     @model_validator(mode="after")
     def _severity_on_outliers_only(self) -> SeedRule:
         if self.min_severity is not None and self.type is not NotificationType.OUTLIER_ALERTS:
             raise ValueError("min_severity is allowed on outlier_alerts rules only")
+        return self
+
+    @model_validator(mode="after")
+    def _burst_on_burst_types_only(self) -> SeedRule:
+        if self.type not in BURST_TYPES and (self.burst_threshold or self.burst_window_seconds):
+            allowed = ", ".join(sorted(kind.value for kind in BURST_TYPES))
+            raise ValueError(f"burst_threshold and burst_window_seconds are allowed on {allowed} rules only")
         return self
 
 
@@ -97,13 +112,25 @@ class SeedResult:
     rules_updated: int
 
 
-def load_seed_file(path: Path) -> SeedFile:
+def load_seed_file(path: Path, *, noun: str = "seed file") -> SeedFile:
+    """Read and validate a seed file, or standard input when `path` is `-`.
+
+    `noun` names the file in errors ("rules file" for `rules import`).
+    """
+    from_stdin = str(path) == "-"
+    source = "from standard input" if from_stdin else str(path)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = sys.stdin.read() if from_stdin else path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
     except OSError as error:
-        raise SeedError(f"Cannot read seed file {path}: {error.strerror}.") from None
+        raise SeedError(f"Cannot read {noun} {source}: {error.strerror}.") from None
     except yaml.YAMLError as error:
-        raise SeedError(f"Seed file {path} is not valid YAML: {error}") from None
+        raise SeedError(f"{noun.capitalize()} {source} is not valid YAML: {error}") from None
+    return validate_seed(document, source, noun=noun)
+
+
+def validate_seed(document: object, path: Path | str, *, noun: str = "seed file") -> SeedFile:
+    """Validate a parsed seed document; raise `SeedError` naming the first invalid entry and field."""
     try:
         return SeedFile.model_validate(document or {})
     except ValidationError as error:
@@ -113,7 +140,16 @@ def load_seed_file(path: Path) -> SeedFile:
         where = ".".join(str(part) for part in first["loc"]) or "top level"
         reason = "is not a known key; remove it" if first["type"] == "extra_forbidden" else first["msg"]
         reason = reason.removeprefix("Value error, ")
-        raise SeedError(f"Invalid seed file {path}: {where} {reason}.") from None
+        if first["type"] == "string_pattern_mismatch" and first["loc"][-1] == "channel":
+            reason = f"{first['input']} is not a channel id: use an id such as C0123ABCD"
+        raise SeedError(f"Invalid {noun} {path}: {where} {reason}.") from None
+
+
+def digest_of(entry: SeedWorkspace) -> DigestSettings | None:
+    """Return a workspace entry's digest settings, or None when the entry has no digest."""
+    if entry.digest is None:
+        return None
+    return DigestSettings(entry.digest.enabled, entry.digest.send_time, entry.digest.timezone)
 
 
 def desired_state(current: RuleState, paused: bool | None) -> RuleState:
@@ -155,8 +191,8 @@ async def apply_seed(
         await storage.workspaces.upsert(
             team_id=entry.team_id, name=entry.name, agency_id=entry.agency_id, client_id=entry.client_id, now=now
         )
-        if entry.digest is not None:
-            settings = DigestSettings(entry.digest.enabled, entry.digest.send_time, entry.digest.timezone)
+        settings = digest_of(entry)
+        if settings is not None:
             await storage.workspaces.set_digest(entry.team_id, settings, now=now)
     created = updated = 0
     for position, rule in enumerate(seed.rules):
@@ -177,6 +213,13 @@ async def apply_seed(
         wanted = desired_state(result.rule.state, rule.paused)
         if wanted is not result.rule.state:
             await storage.rules.set_state(result.rule.id, wanted, reason=None, now=now)
+        if rule.burst_threshold or rule.burst_window_seconds:
+            await storage.rules.set_burst_policy(
+                result.rule.id,
+                window_seconds=rule.burst_window_seconds or result.rule.burst_window_seconds,
+                threshold=rule.burst_threshold or result.rule.burst_threshold,
+                now=now,
+            )
         created += result.created
         updated += not result.created
     logger.info("Seed applied (workspaces %d, rules created %d, updated %d)", len(workspaces), created, updated)

@@ -25,10 +25,18 @@ def serve(settings: Settings, *, seed_path: Path | None = None) -> int:
     try:
         return asyncio.run(_serve(settings, seed_path=seed_path))
     except (StartError, SeedError) as error:
-        print(f"missioncontrol: {error}", file=sys.stderr)
+        report_fatal(settings, str(error))
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def report_fatal(settings: Settings, message: str) -> None:
+    """Write why the start failed: one JSON log record with LOG_FORMAT=json, else one plain line on stderr."""
+    if settings.LOG_FORMAT == "json":
+        logger.critical(message)
+    else:
+        print(f"missioncontrol: {message}", file=sys.stderr)
 
 
 async def _serve(settings: Settings, *, seed_path: Path | None) -> int:

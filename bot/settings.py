@@ -46,6 +46,7 @@ class Settings(BaseSettings):
 
     MONGODB_URI: SecretStr | None = None
     MONGODB_DATABASE: str = "missioncontrol"
+    MONGODB_START_TIMEOUT_SECONDS: float = Field(default=60.0, ge=0, le=3600)
 
     MISSIONCONTROL_EVENTS_SECRET: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     MISSIONCONTROL_AGENCY_ID: str | None = None

@@ -94,11 +94,26 @@ def _signing_secret(settings: Settings) -> str | None:
     return settings.SLACK_SIGNING_SECRET.get_secret_value() if settings.SLACK_SIGNING_SECRET else None
 
 
+class _SkipClientTokenWarning(logging.Filter):
+    """Drop Bolt's "`token` will be unused" warning, which every single-workspace start would log.
+
+    slack_bolt 1.30 `AsyncApp.__init__` falls back to the SLACK_BOT_TOKEN environment variable when no `token`
+    is given, and warns when a `client` is given too. The bot passes a client, because only a client carries
+    SLACK_API_URL and the timeout, and that client holds the same token, so the warning is always noise.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def _single_workspace_side(settings: Settings) -> SlackSide:
     assert settings.SLACK_BOT_TOKEN is not None
     token = settings.SLACK_BOT_TOKEN.get_secret_value()
     client = _client(settings, token)
-    app = AsyncApp(client=client, signing_secret=_signing_secret(settings), logger=logging.getLogger("slack_bolt"))
+    bolt_logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(existing, _SkipClientTokenWarning) for existing in bolt_logger.filters):
+        bolt_logger.addFilter(_SkipClientTokenWarning())
+    app = AsyncApp(client=client, signing_secret=_signing_secret(settings), logger=bolt_logger)
     tokens = SingleWorkspaceTokens(token)
     return SlackSide(client=client, app=app, tokens=tokens, single_workspace_tokens=tokens)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
@@ -104,10 +106,36 @@ class Database:
             return False
         return True
 
+    async def ping_failure(self, *, timeout: float | None = None) -> str | None:
+        """Send `ping` and return None when the server answers, else the driver's one-line reason.
+
+        `timeout` (seconds) bounds server selection and the command, in place of the client's own timeout.
+        """
+        try:
+            if timeout is None:
+                await self.db.command("ping")
+            else:
+                with pymongo.timeout(timeout):
+                    await self.db.command("ping")
+        except PyMongoError as error:
+            return driver_reason(error)
+        return None
+
     async def close(self) -> None:
         result = self.client.close()
         if inspect.isawaitable(result):
             await result
+
+
+# pymongo appends its timeouts and the whole topology description to a server selection error.
+_DRIVER_DETAIL = re.compile(r" \(configured timeouts:[^)]*\)|, Timeout: .*$")
+
+
+def driver_reason(error: PyMongoError) -> str:
+    """Return the first line of a driver error without the timeouts and topology that pymongo appends."""
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else ""
+    return _DRIVER_DETAIL.sub("", first).strip() or type(error).__name__
 
 
 def open_database(uri: str | None, name: str) -> Database:

@@ -75,7 +75,7 @@ class Storage:
             houston_threads=HoustonThreadRepository(database, retention=houston_retention),
             houston_requests=HoustonRequestRepository(database),
             # Alert messages expire with the deliveries that created them.
-            alerts=AlertLedger(database, retention=retention),
+            alerts=AlertLedger(database, retention=delivery_retention),
             snoozes=SnoozeRepository(database),
         )
 

@@ -167,3 +167,37 @@ def test_compose_variables_are_settings() -> None:
     operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     undocumented = sorted(name for name in environment if f"`{name}`" not in operations)
     assert undocumented == []
+
+
+def test_compose_passes_every_setting() -> None:
+    environment = load_compose()["services"]["bot"]["environment"]
+    image_env = env_of(dockerfile_stages()[-1])
+
+    missing = sorted(name for name in Settings.model_fields if name not in environment and name not in image_env)
+    assert missing == []
+
+
+def test_compose_requires_events_secret() -> None:
+    environment = load_compose()["services"]["bot"]["environment"]
+
+    assert environment["MISSIONCONTROL_EVENTS_SECRET"].startswith("${MISSIONCONTROL_EVENTS_SECRET:?")
+
+
+def test_compose_publishes_on_loopback_by_default() -> None:
+    ports = load_compose()["services"]["bot"]["ports"]
+
+    assert ports == ["${BIND_ADDRESS:-127.0.0.1}:${PORT:-3000}:3000"]
+
+
+def test_compose_init_waits_for_primary() -> None:
+    init = " ".join(load_compose()["services"]["mongo-init"]["command"])
+
+    assert "db.hello().isWritablePrimary" in init
+    assert "quit(1)" in init
+
+
+def test_compose_comment_matches_local_mode() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+
+    assert "starts with no rules" in text
+    assert "prints messages to its log" not in text

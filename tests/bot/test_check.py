@@ -53,7 +53,7 @@ def test_check_local_mode_passes(monkeypatch: pytest.MonkeyPatch, capsys: pytest
         ["skip", "slack:"],
         ["ok", "manifest:"],
     ]
-    assert "in-memory store" in lines[1]
+    assert "keeps its data in memory inside its own process" in lines[1]
 
 
 def test_check_bad_setting_fails(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,28 +99,60 @@ async def test_check_unreachable_slack_fails(emulator: SlackEmulator) -> None:
     assert "SLACK_API_URL" in results["slack"].detail
 
 
-async def test_check_oauth_mode_skips_slack() -> None:
-    environ = {
-        "SLACK_CLIENT_ID": "1.2",
-        "SLACK_CLIENT_SECRET": "client-secret",
-        "SLACK_REDIRECT_URI": "https://bot.example.com/slack/oauth_redirect",
-        "SLACK_SIGNING_SECRET": "signing-secret",
-        "MISSIONCONTROL_EVENTS_SECRET": "events-secret",
-        "MISSIONCONTROL_INSTALL_SECRET": "install-secret",
-    }
+OAUTH_ENV = {
+    "SLACK_CLIENT_ID": "1.2",
+    "SLACK_CLIENT_SECRET": "client-secret",
+    "SLACK_REDIRECT_URI": "https://bot.example.com/slack/oauth_redirect",
+    "SLACK_SIGNING_SECRET": "signing-secret",
+    "MISSIONCONTROL_EVENTS_SECRET": "events-secret",
+    "MISSIONCONTROL_INSTALL_SECRET": "install-secret",
+}
 
-    results = by_name(await run_checks(environ))
+
+async def test_check_oauth_mode_skips_slack() -> None:
+    results = by_name(await run_checks(OAUTH_ENV))
 
     assert results["settings"].status is Status.OK
     assert results["slack"].status is Status.SKIP
     assert "OAuth mode" in results["slack"].detail
 
 
+async def test_check_oauth_without_key_warns() -> None:
+    results = by_name(await run_checks(OAUTH_ENV))
+
+    assert results["encryption"].status is Status.WARN
+    assert results["encryption"].line().startswith("warn encryption: MISSIONCONTROL_ENCRYPTION_KEY is not set")
+
+
+async def test_check_oauth_with_key_ok() -> None:
+    key = "kbA6uZK8vVZ3y6J3b2a5Ssm2Wv0yq4n1bV0m7Xxk3yU="
+
+    results = by_name(await run_checks({**OAUTH_ENV, "MISSIONCONTROL_ENCRYPTION_KEY": key}))
+
+    assert results["encryption"].status is Status.OK
+
+
+def test_check_warning_does_not_fail(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in OAUTH_ENV.items():
+        monkeypatch.setenv(name, value)
+
+    code = main(["check"])
+
+    assert code == 0
+    assert "warn encryption:" in capsys.readouterr().out
+
+
 def test_check_unreachable_mongodb_fails() -> None:
     # A separate process, because pymongo's monitor can leave a socket to the closed port for the garbage
     # collector, which pytest then reports in a later test. The check waits for pymongo's 5-second server
     # selection timeout.
-    environment = {"PATH": os.environ.get("PATH", ""), "MONGODB_URI": f"mongodb://127.0.0.1:{closed_port()}"}
+    port = closed_port()
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "MONGODB_URI": f"mongodb://operator:hunter2@127.0.0.1:{port}/?replicaSet=rs0",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "bot", "check"],
         cwd=ROOT,
@@ -133,7 +165,12 @@ def test_check_unreachable_mongodb_fails() -> None:
     lines = result.stdout.splitlines()
 
     assert result.returncode == 1
-    assert lines[1].startswith("FAIL mongodb: the server did not answer ping: check MONGODB_URI")
+    assert lines[1].startswith(f"FAIL mongodb: the server did not answer ping (127.0.0.1:{port}: ")
+    assert "Connect call failed" in lines[1]
+    assert "rs.initiate()" in lines[1]
+    assert "hunter2" not in result.stdout
+    # The check line is the whole report: no log line of the driver or of the ping beside it.
+    assert result.stderr == ""
 
 
 async def test_check_manifest_missing_scope(tmp_path: Path) -> None:
@@ -142,7 +179,15 @@ async def test_check_manifest_missing_scope(tmp_path: Path) -> None:
     results = by_name(await run_checks({}, manifest=path))
 
     assert results["manifest"].status is Status.FAIL
-    assert "lacks the bot scopes chat:write" in results["manifest"].detail
+    assert "lacks the bot scope chat:write: add it," in results["manifest"].detail
+
+
+async def test_check_manifest_missing_scopes_plural(tmp_path: Path) -> None:
+    path = manifest_with_scopes(tmp_path, [scope for scope in BOT_SCOPES if scope not in {"chat:write", "files:write"}])
+
+    results = by_name(await run_checks({}, manifest=path))
+
+    assert "lacks the bot scopes chat:write, files:write: add them," in results["manifest"].detail
 
 
 async def test_check_manifest_extra_scope(tmp_path: Path) -> None:

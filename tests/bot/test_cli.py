@@ -529,3 +529,11 @@ def test_read_body_now_sets_current_time(tmp_path: Path) -> None:
     [event] = body["events"]
     assert event["id"] == "a"
     assert event["occurred_at"] > "2026-01-01"
+
+
+def test_help_lists_rules_export_and_import() -> None:
+    from bot.cli import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+
+    assert "list, add, remove, export and import notification rules" in text

@@ -79,3 +79,18 @@ def test_text_format_default(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert line.endswith("INFO    bot.test: Started (team T0001)")
     assert not line.startswith("{")
+
+
+def test_json_line_rules_list() -> None:
+    entry = json.loads(JsonFormatter().format(record("Created deliveries (event %s, rules %s)", "e1", "rule_a,rule_b")))
+
+    assert entry["event"] == "e1"
+    assert entry["rules"] == ["rule_a", "rule_b"]
+    assert "rule" not in entry
+
+
+def test_json_line_single_rule_list() -> None:
+    entry = json.loads(JsonFormatter().format(record("Created deliveries (event %s, rules %s)", "e1", "rule_a")))
+
+    assert entry["rules"] == ["rule_a"]
+    assert entry["rule"] == "rule_a"

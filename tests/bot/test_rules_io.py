@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from bot.rules_cli import run_rules_command
 from bot.rules_io import RulesFileError, apply_plan, load_import_file, plan_import
 from bot.settings import load_settings
 from storage.events_schema import Severity
-from storage.models import NotificationType, Rule, RuleState
+from storage.models import DigestSettings, NotificationType, Rule, RuleState
 from storage.rules import RuleSpec
 from storage.store import Storage
 from tests.conftest import EVENTS_SECRET
@@ -380,3 +380,164 @@ async def test_import_stops_on_concurrent_delete(storage: Storage, tmp_path: Pat
         f"rule {rules['outliers'].id} was changed in the meantime, so the import stopped after 0 of 1 changes: "
         "run it again to finish."
     )
+
+
+async def hold_delivery(storage: Storage, rule: Rule) -> None:
+    """Store one delivery for `rule` and hold it, as delivery does while the rule's channel fails."""
+    await storage.deliveries.create_for_event("evt-held", [rule], now=NOW)
+    delivery = await storage.deliveries.claim_next(owner="test", now=NOW, lease=timedelta(seconds=60))
+    assert delivery is not None
+    assert await storage.deliveries.hold(delivery, reason="not_in_channel", now=NOW)
+
+
+async def test_import_moving_failing_rule_releases_it(storage: Storage, tmp_path: Path) -> None:
+    rules = await seed_rules(storage)
+    await hold_delivery(storage, rules["tasks"])
+    path = await export_to(storage, tmp_path, "T0CLIENT")
+    edit(path, {"channel": "C0NEW"}, index=0)
+
+    code, output = await run(storage, "import", str(path))
+    tasks = await storage.rules.get(rules["tasks"].id)
+    # The import stamps the released delivery with the real time, so claim it as of an hour from now.
+    later = datetime.now(UTC) + timedelta(hours=1)
+    released = await storage.deliveries.claim_next(owner="test", now=later, lease=timedelta(seconds=60))
+
+    assert code == 0
+    assert "channel C0009 -> C0NEW, state failing -> active" in output
+    assert tasks is not None and tasks.state is RuleState.ACTIVE
+    assert tasks.failure_reason is None
+    assert await storage.deliveries.count_held(rules["tasks"].id) == 0
+    assert released is not None and released.channel == "C0NEW"
+
+
+async def test_import_same_channel_failing_keeps_held(storage: Storage, tmp_path: Path) -> None:
+    rules = await seed_rules(storage)
+    await hold_delivery(storage, rules["tasks"])
+    path = await export_to(storage, tmp_path, "T0CLIENT")
+
+    code, _ = await run(storage, "import", str(path))
+
+    assert code == 0
+    assert await storage.deliveries.count_held(rules["tasks"].id) == 1
+
+
+async def configure_burst_and_digest(storage: Storage, rules: dict[str, Rule]) -> None:
+    await storage.rules.set_burst_policy(rules["outliers"].id, window_seconds=300, threshold=5, now=NOW)
+    await storage.workspaces.set_digest("T0AGENCY", DigestSettings(True, "08:30", "Europe/Berlin"), now=NOW)
+
+
+async def test_export_writes_burst_and_digest(storage: Storage, tmp_path: Path) -> None:
+    rules = await seed_rules(storage)
+    await configure_burst_and_digest(storage, rules)
+
+    document = yaml.safe_load((await export_to(storage, tmp_path)).read_text(encoding="utf-8"))
+    by_id = {entry["id"]: entry for entry in document["rules"]}
+    by_team = {entry["team_id"]: entry for entry in document["workspaces"]}
+
+    assert by_id[rules["outliers"].id]["burst_threshold"] == 5
+    assert by_id[rules["outliers"].id]["burst_window_seconds"] == 300
+    assert by_team["T0AGENCY"]["digest"] == {"enabled": True, "send_time": "08:30", "timezone": "Europe/Berlin"}
+    # A digest nobody configured is left out, so importing the export does not mark it configured.
+    assert "digest" not in by_team["T0CLIENT"]
+
+
+async def test_round_trip_with_burst_and_digest(storage: Storage, tmp_path: Path) -> None:
+    rules = await seed_rules(storage)
+    await configure_burst_and_digest(storage, rules)
+    path = await export_to(storage, tmp_path)
+
+    code, output = await run(storage, "import", str(path), "--dry-run", "--prune")
+
+    assert code == 0
+    assert output == f"No changes: the stored rules already match {path}.\n"
+
+
+async def test_import_applies_burst_change(storage: Storage, tmp_path: Path) -> None:
+    rules = await seed_rules(storage)
+    path = await export_to(storage, tmp_path, "T0AGENCY")
+    edit(path, {"burst_threshold": 10, "burst_window_seconds": 900}, index=0)
+
+    code, output = await run(storage, "import", str(path))
+    outliers = await storage.rules.get(rules["outliers"].id)
+
+    assert code == 0
+    assert "burst_threshold 1 -> 10, burst_window_seconds 60 -> 900" in output
+    assert outliers is not None
+    assert (outliers.burst_threshold, outliers.burst_window_seconds) == (10, 900)
+
+
+async def test_import_applies_workspace_name_and_digest(storage: Storage, tmp_path: Path) -> None:
+    await seed_rules(storage)
+    path = await export_to(storage, tmp_path, "T0AGENCY")
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["workspaces"][0]["name"] = "Acme Marketing"
+    document["workspaces"][0]["digest"] = {"enabled": True, "send_time": "07:00", "timezone": "UTC"}
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+
+    dry_code, dry_output = await run(storage, "import", str(path), "--dry-run")
+    code, _ = await run(storage, "import", str(path))
+    workspace = await storage.workspaces.get("T0AGENCY")
+
+    assert dry_code == 0
+    assert "~ change workspace T0AGENCY: name Acme -> Acme Marketing, digest.enabled unset -> true" in dry_output
+    assert "1 workspace(s) changed" in dry_output
+    assert code == 0
+    assert workspace is not None
+    assert workspace.name == "Acme Marketing"
+    assert workspace.digest == DigestSettings(True, "07:00", "UTC")
+
+
+async def test_import_burst_on_notes_fails(storage: Storage, tmp_path: Path, capsys) -> None:
+    await seed_rules(storage)
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - {team_id: T0AGENCY, channel: C0005, type: note_created, burst_threshold: 3}\n", encoding="utf-8"
+    )
+
+    code, _ = await run(storage, "import", str(path))
+
+    assert code == 1
+    assert "burst_threshold and burst_window_seconds are allowed on outlier_alerts" in capsys.readouterr().err
+
+
+async def test_import_reads_standard_input(storage: Storage, tmp_path: Path, monkeypatch) -> None:
+    await seed_rules(storage)
+    text = (await export_to(storage, tmp_path)).read_text(encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+    code, output = await run(storage, "import", "-", "--dry-run")
+
+    assert code == 0
+    assert output == "No changes: the stored rules already match standard input.\n"
+
+
+async def test_import_bad_yaml_names_rules_file(storage: Storage, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules: [\n", encoding="utf-8")
+
+    code, _ = await run(storage, "import", str(path))
+
+    assert code == 1
+    assert f"Rules file {path} is not valid YAML" in capsys.readouterr().err
+
+
+async def test_import_channel_name_fails_clearly(storage: Storage, tmp_path: Path, capsys) -> None:
+    await seed_rules(storage)
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - {team_id: T0AGENCY, channel: general, type: system_errors}\n", encoding="utf-8")
+
+    code, _ = await run(storage, "import", str(path))
+
+    assert code == 1
+    assert "rules.0.channel general is not a channel id: use an id such as C0123ABCD." in capsys.readouterr().err
+
+
+async def test_import_unknown_team_message(storage: Storage, tmp_path: Path, capsys) -> None:
+    await seed_rules(storage)
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - {team_id: T0NOPE, channel: C0001, type: system_errors}\n", encoding="utf-8")
+
+    code, _ = await run(storage, "import", str(path))
+
+    assert code == 1
+    assert "rules.0.team_id T0NOPE is not a stored workspace (stored: T0AGENCY, T0CLIENT)." in capsys.readouterr().err

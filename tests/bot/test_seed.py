@@ -314,3 +314,21 @@ async def test_apply_seed_other_team_rejected(tmp_path: Path, storage: Storage, 
 
     with pytest.raises(SeedError, match="T0AGENCY is not the workspace of SLACK_BOT_TOKEN"):
         await apply_text(tmp_path, storage, clock, AGENCY, default_team_id="T0TOKEN", default_workspace=default)
+
+
+async def test_apply_seed_sets_burst_policy(tmp_path: Path, storage: Storage, clock: FakeClock) -> None:
+    text = seed_text(
+        "  - {team_id: T0AGENCY, channel: C0001, type: task_failures, burst_threshold: 5, burst_window_seconds: 300}\n"
+    )
+
+    await apply_text(tmp_path, storage, clock, text)
+    rule = await only_rule(storage)
+
+    assert (rule.burst_threshold, rule.burst_window_seconds) == (5, 300)
+
+
+def test_load_seed_burst_out_of_range(tmp_path: Path) -> None:
+    text = seed_text("  - {team_id: T0AGENCY, channel: C0001, type: task_failures, burst_window_seconds: 0}\n")
+
+    with pytest.raises(SeedError, match=r"rules\.0\.burst_window_seconds"):
+        load_seed_file(write(tmp_path, text))

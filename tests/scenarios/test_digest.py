@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -115,6 +116,36 @@ async def test_restart_skips_after_six_hours(storage: Storage) -> None:
         await storage.workspaces.set_digest(team_id, DigestSettings(False, "09:00", "UTC"), now=clock.now())
     await service(storage, clock, poster, "restarted").run_due()
     assert poster.posts == []
+
+
+def skipped_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.getMessage().startswith("Digest skipped")]
+
+
+async def test_new_workspace_not_missed(storage: Storage, caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock(datetime(2027, 3, 10, 16, 0, tzinfo=UTC))  # Berlin's 09:00 was eight hours ago
+    poster = RecordingPoster(clock)
+    await seed_workspaces(storage, clock.now())
+
+    with caplog.at_level(logging.INFO, logger="bot.digest"):
+        await service(storage, clock, poster, "first-start").run_due()
+
+    # Berlin's and New York's send times were more than six hours ago; Kolkata's 18:30 (13:00 UTC) is sent late.
+    assert [post[0] for post in poster.posts if post[0] != "T0KOLKATA"] == []
+    assert skipped_lines(caplog) == []
+
+
+async def test_missed_digest_after_earlier_one_warns(storage: Storage, caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock(datetime(2027, 3, 10, 16, 0, tzinfo=UTC))
+    poster = RecordingPoster(clock)
+    await seed_workspaces(storage, clock.now())
+    yesterday = date(2027, 3, 9)
+    assert await storage.digest_runs.claim(team_id="T0BERLIN", local_date=yesterday, owner="old", now=clock.now())
+
+    with caplog.at_level(logging.INFO, logger="bot.digest"):
+        await service(storage, clock, poster, "restarted").run_due("T0BERLIN")
+
+    assert skipped_lines(caplog) == ["Digest skipped: missed by more than six hours (team T0BERLIN, date 2027-03-10)"]
 
 
 async def test_turning_off_stops_next_day(storage: Storage) -> None:

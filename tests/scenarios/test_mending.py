@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -421,3 +422,17 @@ async def test_resume_sends_held_alerts(bot: RunningBot, creator: SlackClient, s
     assert len([message for message in slack.posted_messages("C0OPS") if message.thread_ts is None]) == 1
     assert await sent_events(bot, rule.id) == {"evt-err-0", "evt-err-1"}
     assert await held(bot, rule.id) == 0
+
+
+async def test_failing_log_line_has_code(
+    bot: RunningBot, creator: SlackClient, slack: SlackEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    rule = await saved_rule(bot, creator, slack)
+    slack.archived_channels.add("C0OPS")
+
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        await send(bot, 1)
+
+    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("Rule is failing (")]
+    assert f"rule {rule.id}" in line
+    assert "code is_archived" in line

@@ -1,8 +1,10 @@
 """The served OpenAPI document: equal to the models, and schemathesis finds no failure against the live bot.
 
-schemathesis generates requests from the document (valid ones, and for the platform endpoint invalid ones
+schemathesis generates requests from the document (valid ones, and for the platform endpoint invalid bodies
 too), signs each like the platform does, and checks every response: no 5xx, a documented status code and
-content type, and a body matching the documented schema. The bot runs in local mode on 127.0.0.1 with the
+content type, and a body matching the documented schema. The invalid run uses the document without its
+signature headers, because the signer overwrites them, so a mutated header would reach the bot as a valid
+one. The bot runs in local mode on 127.0.0.1 with the
 in-memory store; schemathesis calls it from a worker thread, because its client blocks while the bot's
 event loop has to keep serving.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -68,17 +71,33 @@ class PlatformSignature(requests.auth.AuthBase):
         return request
 
 
+def without_header_parameters(spec: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of `spec` whose operations have no header parameters, so a negative run mutates bodies only."""
+    copy = json.loads(json.dumps(spec))
+    for operations in copy["paths"].values():
+        for operation in operations.values():
+            parameters = [parameter for parameter in operation.get("parameters", []) if parameter["in"] != "header"]
+            if "parameters" in operation:
+                operation["parameters"] = parameters
+    return copy
+
+
 def fuzz(spec: dict[str, Any], base_url: str) -> dict[str, Counter[int]]:
-    """Run schemathesis over every operation; return the response status codes per operation and mode."""
-    schema = schemathesis.openapi.from_dict(spec)
+    """Run schemathesis over every operation; return the response status codes per operation and mode.
+
+    Every operation runs in positive mode. POST operations run in negative mode too, with invalid bodies only.
+    """
     session = requests.Session()
     statuses: dict[str, Counter[int]] = {}
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        modes = [GenerationMode.POSITIVE]
-        if operation.method.upper() == "POST":
-            modes.append(GenerationMode.NEGATIVE)
-        for mode in modes:
+    runs = [
+        (GenerationMode.POSITIVE, schemathesis.openapi.from_dict(spec)),
+        (GenerationMode.NEGATIVE, schemathesis.openapi.from_dict(without_header_parameters(spec))),
+    ]
+    for mode, schema in runs:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if mode is GenerationMode.NEGATIVE and operation.method.upper() != "POST":
+                continue
             label = f"{operation.method.upper()} {operation.path} ({mode.value})"
             statuses[label] = Counter()
             run_operation(operation.as_strategy(generation_mode=mode), base_url, session, statuses[label])
@@ -182,6 +201,8 @@ async def test_schemathesis_finds_no_failure(start_bot: BotFactory, capsys: pyte
     # Every body the document calls valid is accepted: a 400 here means the published schema admits a body that
     # the endpoint's validator rejects.
     assert set(statuses["POST /platform/events (positive)"]) == {202}
+    # Every invalid body is rejected as invalid, with the signature headers valid.
+    assert set(statuses["POST /platform/events (negative)"]) == {400}
 
 
 ERROR_REQUESTS = [

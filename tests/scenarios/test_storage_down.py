@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import build_runtime
+from bot.app import StartError, build_runtime
 from bot.openapi import ErrorBody, NotReady
 from bot.settings import load_settings
 from storage.database import Database, open_database
@@ -67,3 +67,11 @@ async def test_checks_before_storage_still_answer(http: TestClient) -> None:
     body = json.dumps(load_example("outlier_detected.json")).encode()
     response = await http.post("/platform/events", data=body, headers=signed(body, secret="wrong"))
     assert response.status == 401
+
+
+async def test_start_reports_index_failure(unreachable_database: Database) -> None:
+    settings = load_settings({"MISSIONCONTROL_EVENTS_SECRET": EVENTS_SECRET})
+    runtime = build_runtime(settings, database=unreachable_database)
+
+    with pytest.raises(StartError, match=r"^Creating the MongoDB indexes failed \(127\.0\.0\.1:\d+: "):
+        await runtime.start()
