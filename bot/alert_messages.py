@@ -75,6 +75,11 @@ DEFAULT_PACE = timedelta(seconds=1)
 # How long a worker may hold the first post of an alert before another worker may take it over.
 DEFAULT_CLAIM = timedelta(seconds=60)
 DEFAULT_FLUSH_SECONDS = 0.25
+# After Slack refuses a message for its content, the summary is posted as plain text at once, and any other
+# refused change waits this long before it is tried again.
+REFUSED_EDIT_DELAY = timedelta(minutes=5)
+# chat.update errors meaning the message can no longer be edited (Slack's chat.update reference, "Errors").
+MESSAGE_GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 # Edits of a failing rule wait for the rule to work again; this only bounds how long if nobody mends it.
 HELD_EDIT_DELAY = timedelta(hours=6)
 
@@ -314,6 +319,8 @@ class AlertMessenger:
             await self._ledger.postpone_edit(doc_id, until=now + timedelta(seconds=deferred.delay_seconds))
             retry = True
         except SlackApiError as error:
+            if kind != ALERT and _refused_for_content(error) and await self._send_plain_summary(doc_id):
+                return True
             retry = await self._after_slack_error(doc_id, error)
         except (aiohttp.ClientError, TimeoutError) as error:
             logger.info("Alert message edit will be retried (message %s, error %s)", doc_id, type(error).__name__)
@@ -353,8 +360,19 @@ class AlertMessenger:
             await self.on_rule_failing(rule_of_doc(doc_id), verdict.reason, str(code or ""))
             logger.warning("Alert message edit held: its rule is failing (message %s)", doc_id)
             return True
-        logger.warning("Alert message edit dropped (message %s, reason %s)", doc_id, verdict.reason)
-        return False
+        if code in MESSAGE_GONE_ERRORS:
+            # Someone deleted the message, or Slack no longer lets the bot edit it: there is nothing to change.
+            logger.warning("Alert message edit dropped (message %s, reason %s)", doc_id, verdict.reason)
+            return False
+        # Anything else (invalid_blocks, msg_too_long, …) would fail the same way at once, but dropping the change
+        # would lose what the message gathered: keep it, and try again after a long pause.
+        await self._ledger.postpone_edit(doc_id, until=self._clock.now() + REFUSED_EDIT_DELAY)
+        logger.error(
+            "Slack refused an alert message; its changes are kept and tried again later (message %s, reason %s)",
+            doc_id,
+            verdict.reason,
+        )
+        return True
 
     async def flush_due(self) -> int:
         """Send every pending change whose pace interval has passed; return how many messages changed."""
@@ -452,6 +470,26 @@ class AlertMessenger:
         else:
             await self._poster.update(team_id=summary.team_id, channel=summary.channel, ts=summary.ts, message=message)
 
+    async def _send_plain_summary(self, summary_id: str) -> bool:
+        """Send a summary as plain text after Slack refused its blocks; return True when Slack took it."""
+        summary = await self._ledger.get_summary(summary_id)
+        if summary is None:
+            return False
+        rendered = await self._render_summary(summary)
+        plain = SlackMessage(text=rendered.text, blocks=[])
+        try:
+            if summary.ts is None:
+                ts = await self._poster.post(team_id=summary.team_id, channel=summary.channel, message=plain)
+                await self._ledger.store_summary_posted(summary_id, ts=ts)
+            else:
+                await self._poster.update(
+                    team_id=summary.team_id, channel=summary.channel, ts=summary.ts, message=plain
+                )
+        except (SlackApiError, PacingDeferred, aiohttp.ClientError, TimeoutError):
+            return False
+        logger.warning("Burst summary sent as plain text after Slack refused its blocks (summary %s)", summary_id)
+        return True
+
     async def _render_summary(self, summary: SummaryRecord) -> SlackMessage:
         latest_first = not ranks_by_severity(summary.notification_type)
         top = await self._ledger.list_gathered(summary.id, limit=SUMMARY_TOP_COUNT, latest_first=latest_first)
@@ -494,6 +532,13 @@ class AlertMessenger:
             except Exception:
                 logger.exception("Alert message edits failed; retrying at the next pass")
             await asyncio.sleep(self._flush_seconds)
+
+
+def _refused_for_content(error: SlackApiError) -> bool:
+    """Tell whether Slack refused a message for what it holds, so the same change as plain text may pass."""
+    response = error.response
+    code = response.get("error") if isinstance(response.data, dict) else None
+    return code in {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_many_attachments"}
 
 
 def gathered_item(record: AlertRecord) -> GatheredItem:

@@ -139,3 +139,22 @@ async def test_retry_of_other_workspace_is_ignored(bot: RunningBot, slack: Slack
     stored = await storage.deliveries.get(dead.id)
     assert stored is not None
     assert stored.state is DeliveryState.DEAD
+
+
+async def test_refused_summary_is_posted_as_plain_text(bot: RunningBot, slack: SlackEmulator) -> None:
+    # The first alert and the burst summary that gathers the second are both refused for their blocks.
+    slack.fail_next("chat.postMessage", "invalid_blocks", times=2)
+    first = load_example("system_error.json") | {"id": "evt-first"}
+    second = load_example("system_error.json") | {"id": "evt-second"}
+    second["data"] = first["data"] | {"service": "ga4-import"}
+    response = await bot.post_events({"events": [first, second]})
+    assert response.status == 202
+    await bot.settle()
+    await bot.runtime.delivery.alerts.flush_due()
+
+    # The refused first alert is listed for retry; the summary went out as plain text, so the second is not lost.
+    [dead] = await bot.runtime.storage.deliveries.list_unsent(team_id=TEAM_ID)
+    assert dead.event_id == "evt-first"
+    [summary] = slack.top_level_messages("C0OPS")
+    assert summary.blocks == [] or not summary.blocks
+    assert "2 system errors" in summary.text
