@@ -15,7 +15,7 @@ from pathlib import Path
 
 from storage.models import DeliveryState
 from tests.conftest import FAST_DELIVERY, TEAM_ID, BotFactory, RunningBot, single_workspace_env
-from tests.scenarios.load import load_rules_seed, messages_per_event, outlier_events
+from tests.scenarios.load import load_rules_seed, messages_per_event, outlier_events, post_every_alert
 from tests.slack_emulator import SlackEmulator
 
 EVENTS = 2_000
@@ -48,6 +48,11 @@ async def test_three_instances_post_each_event_once(
     seed.write_text(load_rules_seed(clients=CHANNELS), encoding="utf-8")
     env = single_workspace_env(emulator)
     bots = [await start_bot(env, seed=seed, delivery=REPLICA_DELIVERY) for _ in range(3)]
+    # Every event is its own alert with its own top-level message, so the count of top-level messages per event
+    # shows that the instances, competing for one outbox, sent each delivery exactly once.
+    await post_every_alert(bots[0])
+    for bot in bots[1:]:
+        bot.runtime.index.mark_stale()
     events = outlier_events(EVENTS, clients=CHANNELS, prefix="replica")
 
     # Batches go round-robin to the instances, as a load balancer would send them.
@@ -62,7 +67,7 @@ async def test_three_instances_post_each_event_once(
     per_event = messages_per_event(emulator.posted_messages())
     assert len(per_event) == EVENTS
     assert set(per_event.values()) == {1}
-    per_channel = Counter(message.channel for message in emulator.posted_messages())
+    per_channel = Counter(message.channel for message in emulator.top_level_messages())
     assert len(per_channel) == CHANNELS
     assert set(per_channel.values()) == {EVENTS // CHANNELS}
     assert [call.status for call in emulator.calls_to("chat.postMessage")].count(200) == EVENTS
