@@ -5,10 +5,10 @@ seconds (default 10). The rule keeps its default burst policy (60-second window,
 becomes one alert message and one burst summary that is edited as it grows. The bot paces the channel at
 `--rate` messages per second (default 1.0, Slack's limit for chat.postMessage) with a burst of 3.
 
-The run reports events accepted, deliveries sent, top-level messages, summary edits, the peak number of
-calls (posts and edits) into the channel in any one-second window, events lost (delivery not sent, or the
-event reachable from no message or summary) and duplicates (an alert with two top-level messages); see
-`bench/living.py`. The baseline is the pacing limit: `events / rate` seconds, the time one message per event
+The run reports events accepted, deliveries sent, top-level messages, summary edits and the peak number of
+calls (posts and edits) into the channel in any one-second window. It also reports events lost (delivery not
+sent, or the event reachable from no message or summary) and duplicates (an alert with two top-level
+messages), as `bench/living.py` counts them. The baseline is the pacing limit: `events / rate` seconds, the time one message per event
 would take, against the time until the channel showed every event.
 
     python -m bench.flood [--events 1000] [--window 10] [--rate 1.0] [--timeout 1500]
