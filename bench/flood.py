@@ -8,8 +8,8 @@ becomes one alert message and one burst summary that is edited as it grows. The 
 The run reports events accepted, deliveries sent, top-level messages, summary edits and the peak number of
 calls (posts and edits) into the channel in any one-second window. It also reports events lost (delivery not
 sent, or the event reachable from no message or summary) and duplicates (an alert with two top-level
-messages), as `bench/living.py` counts them. The baseline is the pacing limit: `events / rate` seconds, the time one message per event
-would take, against the time until the channel showed every event.
+messages), as `bench/living.py` counts them. The baseline is the pacing limit: `events / rate` seconds, the
+time one message per event would take, against the time until the channel showed every event.
 
     python -m bench.flood [--events 1000] [--window 10] [--rate 1.0] [--timeout 1500]
 """
