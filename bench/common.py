@@ -137,8 +137,12 @@ async def running_bot(
     rules_seed: Sequence[tuple[str, str | None]] = (),
     start_workers: bool = True,
     on_call: Callable[[RecordedCall], None] | None = None,
+    burst_threshold: int | None = None,
 ) -> AsyncIterator[BenchBot]:
-    """Start the emulator and a served bot; `rules_seed` lists (channel, client id) outlier rules to add."""
+    """Start the emulator and a served bot; `rules_seed` lists (channel, client id) outlier rules to add.
+
+    `burst_threshold` replaces the rules' default (1) when given.
+    """
     check_no_proxy()
     database, name = open_bench_database(mongodb_uri)
     try:
@@ -154,7 +158,7 @@ async def running_bot(
                 load_settings(env), database=database, delivery_config=delivery, pacing=pacing, digest_scheduler=False
             )
             await runtime.start()
-            await seed_outlier_rules(runtime, rules_seed)
+            await seed_outlier_rules(runtime, rules_seed, burst_threshold=burst_threshold)
             if not start_workers:
                 await runtime.delivery.stop(timeout=0)
             runner, url = await serve_local(runtime.web_app)
@@ -173,15 +177,21 @@ async def running_bot(
         await close_bench_database(database, name)
 
 
-async def seed_outlier_rules(runtime: Runtime, rules: Sequence[tuple[str, str | None]]) -> None:
+async def seed_outlier_rules(
+    runtime: Runtime, rules: Sequence[tuple[str, str | None]], *, burst_threshold: int | None = None
+) -> None:
     from storage.models import NotificationType
     from storage.rules import RuleSpec
 
     now = runtime.clock.now()
     for channel, client_id in rules:
-        await runtime.storage.rules.create(
+        rule = await runtime.storage.rules.create(
             RuleSpec(TEAM_ID, channel, NotificationType.OUTLIER_ALERTS, client_id=client_id), now=now
         )
+        if burst_threshold is not None:
+            await runtime.storage.rules.set_burst_policy(
+                rule.id, window_seconds=rule.burst_window_seconds, threshold=burst_threshold, now=now
+            )
     runtime.index.mark_stale()
     await runtime.index.reload()
 

@@ -33,6 +33,10 @@ from bot.failed_deliveries import COMMAND_LINE_USER, FailedDeliveries
 from storage.models import DeliveryState
 
 BATCH = 5
+# Far above `--events`: every event is its own alert with a top-level message of its own, never gathered into a
+# burst summary. The fault run measures the outbox (each delivery posted once or listed), which a summary
+# would hide: its edits cannot show an event counted twice.
+NO_BURST_THRESHOLD = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,11 @@ async def run(config: FaultConfig) -> FaultResult:
     delivery = DeliveryConfig(backoff_base_seconds=2.0 * scale, idle_poll_seconds=min(1.0, scale))
     rules = [(f"C0FAULT{number:02d}", f"cl-fault-{number:02d}") for number in range(config.channels)]
     async with running_bot(
-        mongodb_uri=config.mongodb_uri, delivery=delivery, rules_seed=rules, on_call=log.on_call
+        mongodb_uri=config.mongodb_uri,
+        delivery=delivery,
+        rules_seed=rules,
+        on_call=log.on_call,
+        burst_threshold=NO_BURST_THRESHOLD,
     ) as bot:
         emulator = bot.emulator
         start = time.monotonic()

@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.pacing import PacingConfig
 from storage.models import DeliveryState
 from tests.conftest import TEAM_ID, BotFactory, single_workspace_env
-from tests.scenarios.load import load_rules_seed, messages_per_event, outlier_events
+from tests.scenarios.load import load_rules_seed, messages_per_event, outlier_events, post_every_alert
 from tests.scenarios.test_replicas import wait_until_sent
 from tests.slack_emulator import SlackEmulator
 
@@ -31,6 +31,9 @@ async def test_stop_mid_load_then_restart_posts_all_once(
     seed.write_text(load_rules_seed(clients=CHANNELS), encoding="utf-8")
     env = single_workspace_env(emulator)
     first = await start_bot(env, seed=seed, pacing=LOAD_PACING)
+    # Each event is a distinct alert with a top-level message of its own, so counting top-level messages per
+    # event shows that every accepted delivery was sent exactly once across the restart.
+    await post_every_alert(first)
     events = outlier_events(EVENTS, clients=CHANNELS, prefix="sigterm")
 
     accepted = 0
@@ -46,7 +49,7 @@ async def test_stop_mid_load_then_restart_posts_all_once(
     await first.http.close()
     await first.runtime.stop(delivery_timeout=5.0)
     storage = first.runtime.storage
-    posted_before_restart = len(emulator.posted_messages())
+    posted_before_restart = len(emulator.top_level_messages())
     assert posted_before_restart < EVENTS
     leased = await storage.deliveries.list_by_state(states=[DeliveryState.PENDING], limit=EVENTS)
     assert [delivery.id for delivery in leased if delivery.lease_owner == first.runtime.delivery.owner] == []
@@ -55,6 +58,7 @@ async def test_stop_mid_load_then_restart_posts_all_once(
     await wait_until_sent(second, EVENTS, timeout=60)
 
     per_event = messages_per_event(emulator.posted_messages())
+    assert len(emulator.top_level_messages()) == EVENTS
     assert len(per_event) == EVENTS
     assert set(per_event.values()) == {1}
     assert await storage.deliveries.count_for_team(TEAM_ID, DeliveryState.PENDING) == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.pacing import PacingConfig
 from storage.models import DeliveryState
 from tests.conftest import BotFactory, single_workspace_env
-from tests.scenarios.load import load_rules_seed, messages_per_event, outlier_events
+from tests.scenarios.load import load_rules_seed, messages_per_event, outlier_events, post_every_alert
 from tests.slack_emulator import SlackEmulator
 
 
@@ -16,6 +16,9 @@ async def test_one_channel_is_paced(start_bot: BotFactory, emulator: SlackEmulat
     seed.write_text(load_rules_seed(clients=1), encoding="utf-8")
     pacing = PacingConfig(per_channel_rate=5.0, per_channel_burst=2.0, defer_after_seconds=0.1)
     bot = await start_bot(single_workspace_env(emulator), seed=seed, pacing=pacing)
+    # Eight distinct alerts, each its own top-level post: the pacing shows in eight calls, not one post and
+    # a burst summary.
+    await post_every_alert(bot)
 
     events = outlier_events(8)
     response = await bot.post_events({"events": events})
@@ -39,6 +42,7 @@ async def test_429_pauses_every_channel_of_the_workspace(
     seed.write_text(load_rules_seed(clients=4), encoding="utf-8")
     pacing = PacingConfig(per_channel_rate=100.0, per_channel_burst=10.0, defer_after_seconds=0.1)
     bot = await start_bot(single_workspace_env(emulator), seed=seed, pacing=pacing, start_workers=False)
+    await post_every_alert(bot)
     emulator.fail_next("chat.postMessage", "ratelimited", retry_after=1)
 
     await bot.post_events({"events": outlier_events(4, clients=4)})

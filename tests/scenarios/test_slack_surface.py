@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from storage.events_schema import Severity
-from storage.models import NotificationType, RuleState
+from storage.models import DeliveryState, NotificationType, RuleState
 from storage.rules import RuleSpec
 from tests.conftest import AGENCY_ID, TEAM_ID, BotFactory, RunningBot, load_example, single_workspace_env
 from tests.slack_emulator import SlackEmulator
@@ -313,6 +313,7 @@ async def test_failing_rule_shows_hint_and_recovers(bot: RunningBot, admin: Slac
     await bot.settle()
     await open_home(admin, slack)
     assert "invite @Mission Control" in home_text(slack)
+    rule_id = (await only_rule(bot)).id
 
     slack.member_channels = {"C0ALERTS", "C0OPS"}
     joined = {"type": "member_joined_channel", "user": "U0BOT", "channel": "C0OPS", "channel_type": "C"}
@@ -321,12 +322,27 @@ async def test_failing_rule_shows_hint_and_recovers(bot: RunningBot, admin: Slac
     async def active() -> bool:
         return (await only_rule(bot)).state is RuleState.ACTIVE
 
+    # While the rule fails its delivery is held, not failed, so it never shows as undelivered.
+    [held] = await bot.runtime.storage.deliveries.list_by_state(states=[DeliveryState.HELD])
+    assert held.rule_id == rule_id
+    assert slack.top_level_messages("C0OPS") == []
+
     await eventually(active)
+
+    # Joining the channel released the held delivery: the alert is posted there once, and nothing is left over.
+    async def posted() -> bool:
+        return await bot.runtime.storage.deliveries.count_for_team(TEAM_ID, DeliveryState.SENT) == 1
+
+    await eventually(posted)
+    await bot.settle()
+    [message] = slack.top_level_messages("C0OPS")
+    assert "reporting-api" in json.dumps(message.blocks)
+    assert await bot.runtime.storage.deliveries.list_by_state(states=[DeliveryState.HELD, DeliveryState.FAILED]) == []
     await open_home(admin, slack)
-    # The rule shows no hint any more; the message it could not post stays listed, with a Retry button.
     rules_part, undelivered = home_text(slack).split("Undelivered messages")
     assert "invite @Mission Control" not in rules_part
-    assert "delivery_retry" in undelivered
+    assert "delivery_retry" not in undelivered
+    assert "Every message was delivered" in undelivered
 
 
 @pytest.mark.parametrize(
