@@ -191,33 +191,13 @@ class AlertLedger:
             "kind_doc": ALERT,
             "rule_id": alert.rule_id,
             "team_id": alert.team_id,
-            "channel": alert.channel,
             "kind": alert.kind,
             "alert_key": alert.key,
             "agency_id": alert.agency_id,
             "client_id": alert.client_id,
             "group": alert.group,
-            "status": "open",
-            "message": "posting",
-            "ts": None,
-            "summary_id": None,
-            "occurrences": 1,
-            "first_seen": alert.at,
-            "last_seen": alert.at,
-            "resolved_at": None,
-            "event_id": alert.event_id,
-            "label": alert.label,
-            "severity": alert.severity,
-            "pending_repeats": 0,
-            "pending_resolution": False,
-            "pending_note_events": [],
-            "claim_until": now + claim,
-            "claimed_by": alert.claimed_by,
-            "gone_reason": None,
-            **_occurred_fields(alert),
-            "dirty": False,
+            **self._incident_fields(alert, claim=claim, now=now),
             "next_edit_at": now,
-            "expires_at": now + self._retention,
         }
         try:
             await self._collection.insert_one({"_id": doc_id, **fields})
@@ -235,7 +215,16 @@ class AlertLedger:
         if current is None:
             return await self.claim_post(alert, claim=claim, now=now)
         guard = {"_id": doc_id, "last_seen": current["last_seen"], "message": current["message"]}
-        fields: dict[str, Any] = {
+        fields = self._incident_fields(alert, claim=claim, now=now)
+        document = await self._collection.find_one_and_update(
+            guard, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
+        return _to_alert(document) if document else None
+
+    def _incident_fields(self, alert: NewAlert, *, claim: timedelta, now: datetime) -> dict[str, Any]:
+        """The fields of an alert's new incident, claimed for its first post by `alert.claimed_by`."""
+        return {
+            "channel": alert.channel,
             "status": "open",
             "message": "posting",
             "ts": None,
@@ -257,10 +246,6 @@ class AlertLedger:
             "dirty": False,
             "expires_at": now + self._retention,
         }
-        document = await self._collection.find_one_and_update(
-            guard, {"$set": fields}, return_document=ReturnDocument.AFTER
-        )
-        return _to_alert(document) if document else None
 
     async def store_posted(self, doc_id: str, *, ts: str, channel: str, now: datetime) -> None:
         # The channel is stored with the ts: a held first post may be sent after its rule moved channel.
