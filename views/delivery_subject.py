@@ -32,7 +32,8 @@ def delivery_subject(body: Mapping[str, Any] | None) -> str:
     if body is None:
         return EXPIRED
     event_type = _part(body.get("type")) or "event"
-    data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
+    raw_data = body.get("data")
+    data: Mapping[str, Any] = raw_data if isinstance(raw_data, Mapping) else {}
     client = _part(body.get("client_id")) or NO_CLIENT
     title = _title(event_type, data, client)
     return _cut(f"{event_type} · {title}" if title else event_type)
