@@ -1,4 +1,4 @@
-"""Open MONGODB_URI for a command-line tool, failing in one line when the server does not answer.
+"""Open MONGODB_URI for a command-line tool, failing in one line when the server does not respond.
 
 `deliveries`, `rules` and `rotate-key` read stored data. Without this, an unreachable server surfaces as
 pymongo's ServerSelectionTimeoutError after 5 seconds with a forty-line traceback and the whole topology.
@@ -20,18 +20,18 @@ from storage.database import Database, StorageUnavailable, driver_reason, open_d
 
 logger = logging.getLogger(__name__)
 
-# Seconds the first ping may wait for a server: long enough for a server on another host to answer, short
+# Seconds the first ping may wait for a server: long enough for a server on another host to respond, short
 # enough that a wrong MONGODB_URI fails before the user wonders whether the command hangs.
 CONNECT_TIMEOUT_SECONDS = 3.0
 EXIT_STORAGE = 1
 
 
 class StorageUnreachable(Exception):
-    """MONGODB_URI's server did not answer; the message is the one line to print."""
+    """MONGODB_URI's server did not respond. The message is the one line to print."""
 
 
 async def connect(settings: Settings) -> Database:
-    """Open MONGODB_URI and ping it once; raise `StorageUnreachable` when it does not answer."""
+    """Open MONGODB_URI and ping it once; raise `StorageUnreachable` when it does not respond."""
     uri = settings.mongodb_uri
     assert uri is not None, "callers handle the in-memory store first"
     database = open_database(uri, settings.MONGODB_DATABASE)
