@@ -7,6 +7,7 @@ The text returned is plain: the caller escapes it for `mrkdwn`.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,7 +81,9 @@ def _title(event_type: str, data: Mapping[str, Any], client: str) -> str:
 def _part(value: Any) -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         return ""
-    text = " ".join(str(value).split())
+    # Control characters go too: the subject is also printed to a terminal by `deliveries list`.
+    visible = "".join(" " if unicodedata.category(char) == "Cc" else char for char in str(value))
+    text = " ".join(visible.split())
     return truncate(text, MAX_PART)
 
 

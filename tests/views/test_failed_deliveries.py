@@ -135,6 +135,11 @@ def test_hostile_subject_is_escaped_and_short() -> None:
     assert limit_problems({"type": "home", "blocks": blocks}) == []
 
 
+def test_subject_drops_control_characters() -> None:
+    body = {"type": "system.error", "data": {"service": "api\x1b[31m\nred", "exception_type": "E\x07"}}
+    assert delivery_subject(body) == "system.error · api [31m red E"
+
+
 @pytest.mark.parametrize(
     ("body", "subject"),
     [
