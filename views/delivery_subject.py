@@ -1,4 +1,4 @@
-"""What an undelivered message was about, and what happened to it, in a few words.
+"""Short descriptions of an undelivered message: the alert it carried, and what happened to it.
 
 Pure: the caller passes the stored event's body (or None when it expired) and the delivery. App Home and
 `missioncontrol deliveries list` both use these, so a row names the same alert in Slack and in a terminal.
@@ -43,8 +43,8 @@ def delivery_subject(body: Mapping[str, Any] | None) -> str:
 def state_label(delivery: Delivery) -> str:
     """Say what happened: refused by Slack at once, given up after several attempts, or not sent at all.
 
-    `bot.delivery` ends a delivery dead when Slack refuses it for good (no retry, so one attempt) or when it
-    used up its attempts (the reason then ends "gave up after N attempts"); anything else is not sent.
+    `bot.delivery` ends a delivery dead when Slack rejects it for good, with no retry. It also ends one dead
+    when it used up its attempts, and the reason then ends "gave up after N attempts". Anything else is not sent.
     """
     reason = delivery.last_error or ""
     if delivery.state is DeliveryState.DEAD and reason.startswith(_REJECTION_PREFIX):
@@ -52,8 +52,8 @@ def state_label(delivery: Delivery) -> str:
     if delivery.state is DeliveryState.DEAD and _GAVE_UP_MARK in reason:
         return STATE_GAVE_UP.format(attempts=delivery.attempts)
     if delivery.state in (DeliveryState.DEAD, DeliveryState.FAILED):
-        # Ended without a Slack call that could be blamed: a stored event that no longer validates, a rule
-        # deleted or paused, an inactive workspace; the reason line says which.
+        # Ended before Slack could be blamed: a stored event that no longer validates, a rule deleted or
+        # paused, or an inactive workspace. The reason line names which.
         return STATE_NOT_SENT
     return delivery.state.value
 

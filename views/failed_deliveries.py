@@ -2,7 +2,7 @@
 
 Pure: the handler passes the deliveries (latest first), their total, and what each one's event was about
 (`views.delivery_subject`, keyed by event id). The part is at most two blocks per row for `MAX_ROWS` rows
-plus four, 20 blocks: with a page of rules (at most 60) and the snoozes (at most 12), the Notifications
+plus four, so 20 blocks. With a page of rules (at most 60) and the snoozes (at most 12), the Notifications
 section stays under Slack's 100 blocks per Home view.
 """
 

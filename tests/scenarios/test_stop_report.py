@@ -14,10 +14,10 @@ from tests.slack_emulator import SlackEmulator
 STOP_LOGGER = "bot.stop_report"
 
 
-async def test_stop_with_in_memory_store_says_pending_are_lost(
+async def test_stop_in_memory_pending_lost(
     start_bot: BotFactory, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Workers stopped: the accepted events are routed into deliveries that nobody posts before the stop.
+    # With the workers stopped, the accepted events become deliveries that stay pending until the stop.
     bot = await start_bot(single_workspace_env(emulator), start_workers=False)
     storage = bot.runtime.storage
     await storage.rules.create(RuleSpec(TEAM_ID, "C0OPS", NotificationType.SYSTEM_ERRORS), now=bot.runtime.clock.now())
@@ -39,7 +39,7 @@ async def test_stop_with_in_memory_store_says_pending_are_lost(
     assert "the in-memory store loses them" in message
 
 
-async def test_stop_with_nothing_pending_says_so(
+async def test_stop_nothing_pending(
     start_bot: BotFactory, emulator: SlackEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = await start_bot(single_workspace_env(emulator))
