@@ -7,10 +7,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+from bot.cli_storage import connect
 from bot.grants import MAX_TTL, issue_grant
 from bot.settings import Settings
 from storage.crypto import InvalidKey, TokenCipher
-from storage.database import Database, open_database
+from storage.database import Database
 from storage.installations import MongoInstallationStore
 
 TTL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -69,7 +70,7 @@ async def rotate_key(settings: Settings, *, database: Database | None = None, st
         print(f"missioncontrol: {error}", file=sys.stderr)
         return 2
     owned = database is None
-    database = database or open_database(settings.mongodb_uri, settings.MONGODB_DATABASE)
+    database = database or await connect(settings)
     try:
         changed = await MongoInstallationStore(database, cipher=cipher).rotate_keys()
     finally:

@@ -39,6 +39,7 @@ from bot.seed import SeedWorkspace, apply_seed, load_seed_file
 from bot.settings import Settings, SlackMode
 from bot.slack_setup import SlackSide, build_slack_side
 from bot.snoozing import SnoozeService
+from bot.stop_report import log_unsent_at_stop
 from bot.test_messages import TestMessageService
 from bot.web import create_web_app
 from handlers import alert_bursts, channels, commands, deliveries, home, houston, lifecycle, rules
@@ -140,6 +141,7 @@ class Runtime:
             await self.snoozes.stop()
         await self.router.stop()
         await self.delivery.stop(timeout=delivery_timeout)
+        await log_unsent_at_stop(self.storage, self.clock)
         await self.index.stop()
         if self.slack_client is not None and self.slack_client.session is not None:
             await self.slack_client.session.close()

@@ -123,16 +123,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_grant(settings, agency=args.agency, client=args.client, user=args.user, ttl=args.ttl)
     if args.command == "rotate-key":
         from bot.admin_cli import rotate_key
+        from bot.cli_storage import run_storage_command
 
-        return asyncio.run(rotate_key(settings))
+        return run_storage_command(rotate_key(settings), settings=settings)
     if args.command == "rules":
+        from bot.cli_storage import run_storage_command
         from bot.rules_cli import run_rules_command
 
-        return asyncio.run(run_rules_command(settings, args))
+        return run_storage_command(run_rules_command(settings, args), settings=settings)
     if args.command == "deliveries":
+        from bot.cli_storage import run_storage_command
         from bot.deliveries_cli import run_deliveries_command
 
-        return asyncio.run(run_deliveries_command(settings, args))
+        return run_storage_command(run_deliveries_command(settings, args), settings=settings)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -8,10 +8,10 @@ import re
 import sys
 from typing import TextIO
 
+from bot.cli_storage import connect
 from bot.clock import Clock, SystemClock
 from bot.rules_io import RulesFileError, audit_rule_change, export_rules, import_rules
 from bot.settings import Settings
-from storage.database import open_database
 from storage.events_schema import Severity
 from storage.models import NotificationType, Rule, RuleState
 from storage.rules import RuleConflict, RuleSpec
@@ -38,7 +38,7 @@ async def run_rules_command(
             print(f"missioncontrol: {IN_MEMORY_STORE}", file=sys.stderr)
             return 2
         storage = Storage.create(
-            open_database(settings.mongodb_uri, settings.MONGODB_DATABASE),
+            await connect(settings),
             retention_days=settings.MISSIONCONTROL_RETENTION_DAYS,
         )
         await storage.ensure_indexes()

@@ -11,8 +11,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.home import refresh_home
 from handlers.permissions import check_permission, managers_hint
 from handlers.services import services_of, storage_of, workspace_of
-from views.failed_deliveries import MAX_ROWS, RETRY_ACTION, RETRY_ALL_ACTION, failed_delivery_blocks
-from views.notice import refusal_modal
+from views.delivery_subject import delivery_subject
+from views.failed_deliveries import (
+    MAX_ROWS,
+    RETRY_ACTION,
+    RETRY_ALL_ACTION,
+    failed_delivery_blocks,
+    retry_refusal_modal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +30,16 @@ def register(app: AsyncApp) -> None:
 
 async def failed_blocks(context: AsyncBoltContext, team_id: str, *, can_manage: bool) -> list[dict[str, Any]]:
     """Build the Home tab's list of the workspace's failed and dead deliveries."""
-    deliveries = storage_of(context).deliveries
-    latest = await deliveries.list_unsent(team_id=team_id, limit=MAX_ROWS)
-    total = await deliveries.count_unsent(team_id=team_id)
-    return failed_delivery_blocks(latest, total=total, can_manage=can_manage)
+    storage = storage_of(context)
+    latest = await storage.deliveries.list_unsent(team_id=team_id, limit=MAX_ROWS)
+    total = await storage.deliveries.count_unsent(team_id=team_id)
+    subjects: dict[str, str] = {}
+    for delivery in latest:
+        # One lookup per shown row (at most MAX_ROWS); an expired event reads as such in the view.
+        stored = await storage.events.find(delivery.event_id)
+        if stored is not None:
+            subjects[delivery.event_id] = delivery_subject(stored.body)
+    return failed_delivery_blocks(latest, total=total, can_manage=can_manage, subjects=subjects)
 
 
 async def on_retry(
@@ -65,5 +77,5 @@ async def _managed_team(body: dict[str, Any], client: AsyncWebClient, context: A
         return workspace.team_id
     logger.info("Rejected a delivery retry (team %s, user %s)", workspace.team_id, user_id)
     if body.get("trigger_id"):
-        await client.views_open(trigger_id=body["trigger_id"], view=refusal_modal(managers_hint(workspace)))
+        await client.views_open(trigger_id=body["trigger_id"], view=retry_refusal_modal(managers_hint(workspace)))
     return None

@@ -10,10 +10,11 @@ import pytest
 from bot.cli import EXIT_USAGE, build_parser, main
 from bot.deliveries_cli import run_deliveries_command
 from bot.settings import Settings, load_settings
+from storage.events import NewEvent
 from storage.models import DeliveryState, NotificationType, Rule
 from storage.rules import RuleSpec
 from storage.store import Storage
-from tests.conftest import EVENTS_SECRET
+from tests.conftest import EVENTS_SECRET, load_example
 
 SETTINGS = load_settings({"MISSIONCONTROL_EVENTS_SECRET": EVENTS_SECRET})
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -121,3 +122,58 @@ async def test_retry_all_by_team(storage: Storage, rule: Rule) -> None:
     assert "Queued 1 delivery again" in output
     code, output = await run(storage, "retry", "--all")
     assert output == "No failed deliveries to retry.\n"
+
+
+async def test_list_sizes_columns_and_names_the_alert(storage: Storage, rule: Rule) -> None:
+    event_id = "evt_01M8PCT1V0M9S346Q3D25VT4F5"
+    body = load_example("system_error.json") | {"id": event_id}
+    new = NewEvent(event_id, body["type"], body["agency_id"], body["client_id"], NOW, body)
+    await storage.events.insert_batch([new], now=NOW)
+    dead = await ended_delivery(storage, rule, event_id, DeliveryState.DEAD)
+    assert len(dead) > 40
+
+    code, output = await run(storage, "list", "--failed")
+
+    assert code == 0
+    header, row, subject, *_ = output.splitlines()
+    # The id is whole and the columns after it line up with their headers.
+    assert row.startswith(dead + " ")
+    assert row.index("T0001") == header.index("TEAM")
+    assert row.index("C0OPS") == header.index("CHANNEL")
+    assert "Rejected by Slack" in row
+    assert subject == f"  system.error · reporting-api ValueError (event {event_id})"
+
+
+async def test_list_row_without_stored_event(storage: Storage, rule: Rule) -> None:
+    await ended_delivery(storage, rule, "evt-gone", DeliveryState.DEAD)
+    _, output = await run(storage, "list", "--failed")
+    assert "  The event is no longer stored (event evt-gone)" in output.splitlines()
+
+
+async def test_retry_one_with_other_team_is_refused(
+    storage: Storage, rule: Rule, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead = await ended_delivery(storage, rule, "evt-8", DeliveryState.DEAD)
+
+    code, _ = await run(storage, "retry", dead, "--team", "T9")
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "belongs to team T0001, not --team T9" in err
+    stored = await storage.deliveries.get(dead)
+    assert stored is not None
+    assert stored.state is DeliveryState.DEAD
+
+    code, output = await run(storage, "retry", dead, "--team", "T0001")
+    assert code == 0
+    assert f"Queued delivery {dead}" in output
+
+
+def test_without_mongodb_does_not_point_local_mode_at_app_home(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["deliveries", "retry", "--all"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "or use the Undelivered messages list in App Home" not in err
+    assert "local mode prints every message and has no App Home" in err

@@ -64,12 +64,16 @@ async def test_home_lists_failed_delivery(bot: RunningBot, slack: SlackEmulator)
     assert "<#C0OPS>" in text
     assert "delivery_retry" in text
     assert check_view(home) == []
+    # The row says which alert it was and what happened, and names the event.
+    assert "*system.error · reporting-api ValueError*" in json.dumps(home["blocks"], ensure_ascii=False)
+    assert "Rejected by Slack" in text
+    assert "Event `evt-failed-1`" in text
 
 
 async def test_empty_state_without_failures(bot: RunningBot, slack: SlackEmulator) -> None:
     home = await open_home(SlackClient(bot.http, user_id=ADMIN), slack)
     text = json.dumps(home["blocks"])
-    assert "Every message was delivered" in text
+    assert "Every message was posted or is still queued" in text
     assert "delivery_retry" not in text
 
 
@@ -104,6 +108,8 @@ async def test_member_cannot_retry(bot: RunningBot, slack: SlackEmulator) -> Non
     before = len(slack.calls_to("views.open"))
     await member.home_action(button("delivery_retry", dead.id))
     await slack.wait_for_calls("views.open", before + 1)
+    refusal = json.dumps(slack.calls_to("views.open")[-1].params)
+    assert "can retry undelivered messages" in refusal
 
     stored = await bot.runtime.storage.deliveries.get(dead.id)
     assert stored is not None
