@@ -75,12 +75,12 @@ DEFAULT_PACE = timedelta(seconds=1)
 # How long a worker may hold the first post of an alert before another worker may take it over.
 DEFAULT_CLAIM = timedelta(seconds=60)
 DEFAULT_FLUSH_SECONDS = 0.25
-# After Slack refuses a message for its content, the summary is posted as plain text at once, and any other
-# refused change waits this long before it is tried again.
-REFUSED_EDIT_DELAY = timedelta(minutes=5)
+# After Slack rejects a message for its content, the summary is posted as plain text at once, and any other
+# rejected change waits this long before it is tried again.
+REJECTED_EDIT_DELAY = timedelta(minutes=5)
 # chat.update errors meaning the message can no longer be edited (Slack's chat.update reference, "Errors").
 MESSAGE_GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
-# Edits of a failing rule wait for the rule to work again; this only bounds how long if nobody mends it.
+# Edits of a failing rule wait for the rule to work again; this bounds the wait when the channel is never fixed.
 HELD_EDIT_DELAY = timedelta(hours=6)
 
 
@@ -136,7 +136,7 @@ class AlertMessenger:
         self._claim = claim
         self._flush_seconds = flush_seconds
         self._task: asyncio.Task[None] | None = None
-        # Set by delivery: marks a rule failing when Slack refuses its channel, as a failed post would.
+        # Set by delivery: marks a rule failing when Slack rejects its channel, as a failed post would.
         self.on_rule_failing: Callable[[str, str, str], Awaitable[None]] | None = None
 
     # --- Deliveries -------------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ class AlertMessenger:
             await self._ledger.postpone_edit(doc_id, until=now + timedelta(seconds=deferred.delay_seconds))
             retry = True
         except SlackApiError as error:
-            if kind != ALERT and _refused_for_content(error) and await self._send_plain_summary(doc_id):
+            if kind != ALERT and _rejected_for_content(error) and await self._send_plain_summary(doc_id):
                 return True
             retry = await self._after_slack_error(doc_id, error)
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -350,25 +350,29 @@ class AlertMessenger:
             retry_after=response.headers.get("Retry-After") or response.headers.get("retry-after"),
             channel=channel,
         )
+
         if verdict.action in (SlackAction.RETRY_AFTER, SlackAction.RETRY_BACKOFF):
             logger.info("Alert message edit will be retried (message %s, reason %s)", doc_id, verdict.reason)
             return True
+
         if verdict.action is SlackAction.RULE_FAILING and self.on_rule_failing is not None:
-            # A summary that cannot be posted still holds the alerts it gathered: keep its changes, and send
+            # A summary that cannot be posted still contains the alerts it gathered: keep its changes, and send
             # them when the rule works again (`AlertLedger.resume_rule_edits`), instead of every pass.
             await self._ledger.postpone_edit(doc_id, until=self._clock.now() + HELD_EDIT_DELAY)
             await self.on_rule_failing(rule_of_doc(doc_id), verdict.reason, str(code or ""))
             logger.warning("Alert message edit held: its rule is failing (message %s)", doc_id)
             return True
+
         if code in MESSAGE_GONE_ERRORS:
             # Someone deleted the message, or Slack no longer lets the bot edit it: there is nothing to change.
             logger.warning("Alert message edit dropped (message %s, reason %s)", doc_id, verdict.reason)
             return False
+
         # Anything else (invalid_blocks, msg_too_long, …) would fail the same way at once, but dropping the change
         # would lose what the message gathered: keep it, and try again after a long pause.
-        await self._ledger.postpone_edit(doc_id, until=self._clock.now() + REFUSED_EDIT_DELAY)
+        await self._ledger.postpone_edit(doc_id, until=self._clock.now() + REJECTED_EDIT_DELAY)
         logger.error(
-            "Slack refused an alert message; its changes are kept and tried again later (message %s, reason %s)",
+            "Slack rejected an alert message; its changes are kept and retried in five minutes (message %s, reason %s)",
             doc_id,
             verdict.reason,
         )
@@ -471,7 +475,7 @@ class AlertMessenger:
             await self._poster.update(team_id=summary.team_id, channel=summary.channel, ts=summary.ts, message=message)
 
     async def _send_plain_summary(self, summary_id: str) -> bool:
-        """Send a summary as plain text after Slack refused its blocks; return True when Slack took it."""
+        """Send a summary as plain text after Slack rejected its blocks; return True when Slack took it."""
         summary = await self._ledger.get_summary(summary_id)
         if summary is None:
             return False
@@ -487,7 +491,7 @@ class AlertMessenger:
                 )
         except (SlackApiError, PacingDeferred, aiohttp.ClientError, TimeoutError):
             return False
-        logger.warning("Burst summary sent as plain text after Slack refused its blocks (summary %s)", summary_id)
+        logger.warning("Burst summary sent as plain text after Slack rejected its blocks (summary %s)", summary_id)
         return True
 
     async def _render_summary(self, summary: SummaryRecord) -> SlackMessage:
@@ -534,8 +538,8 @@ class AlertMessenger:
             await asyncio.sleep(self._flush_seconds)
 
 
-def _refused_for_content(error: SlackApiError) -> bool:
-    """Tell whether Slack refused a message for what it holds, so the same change as plain text may pass."""
+def _rejected_for_content(error: SlackApiError) -> bool:
+    """Tell whether Slack rejected a message for what it contains, so the same change as plain text may pass."""
     response = error.response
     code = response.get("error") if isinstance(response.data, dict) else None
     return code in {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "too_many_attachments"}

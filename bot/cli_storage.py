@@ -40,7 +40,7 @@ async def connect(settings: Settings) -> Database:
         return database
     await database.close()
     raise StorageUnreachable(
-        f"MongoDB at MONGODB_URI={redact_uri(uri)} did not answer within {CONNECT_TIMEOUT_SECONDS:g} seconds "
+        f"MongoDB at MONGODB_URI={redact_uri(uri)} did not respond within {CONNECT_TIMEOUT_SECONDS:g} seconds "
         f"({redact_uri(reason)}): {replica_set_advice(uri, reason)}."
     )
 

@@ -234,10 +234,10 @@ class DeliveryService:
         )
 
     async def _rule_failing_from_edit(self, rule_id: str, reason: str, code: str) -> None:
-        """A summary post or an edit was refused for its channel: the rule fails as a refused post would."""
+        """Mark a rule failing when Slack rejects its summary post or edit for the channel, as for a rejected post."""
         await self._storage.rules.mark_failing(rule_id, reason=reason, now=self._clock.now())
         self._index.mark_stale()
-        logger.warning("Rule is failing after a refused edit (rule %s, reason %s)", rule_id, reason)
+        logger.warning("Rule is failing after Slack rejected an edit (rule %s, reason %s)", rule_id, reason)
         if self._mending is not None:
             await self._mending.notify_failing([rule_id], code=code)
 

@@ -20,7 +20,7 @@ _URI_PASSWORD = re.compile(r"(://[^:/@]+:)[^@/]*@")
 
 
 class MongoUnavailable(Exception):
-    """MongoDB did not answer within the start timeout; the message names MONGODB_URI and the reason."""
+    """MongoDB did not respond within the start timeout; the message names MONGODB_URI and the reason."""
 
 
 def redact_uri(uri: str) -> str:
@@ -62,16 +62,16 @@ async def wait_for_mongodb(
         reason = await database.ping_failure(timeout=attempt_timeout)
         if reason is None:
             if attempt > 1:
-                logger.info("MongoDB answers (attempt %d)", attempt)
+                logger.info("MongoDB responds (attempt %d)", attempt)
             return
         left = deadline - monotonic()
         if left <= 0:
             raise MongoUnavailable(
-                f"MongoDB at MONGODB_URI={redact_uri(uri)} did not answer within {timeout:g} seconds ({reason}): "
+                f"MongoDB at MONGODB_URI={redact_uri(uri)} did not respond within {timeout:g} seconds ({reason}): "
                 f"{replica_set_advice(uri, reason)}."
             )
         wait = min(delay, left)
         logger.warning(
-            "MongoDB is not answering yet (%s); retrying in %gs (attempt %d)", reason, round(wait, 1), attempt
+            "MongoDB is not responding yet (%s); retrying in %gs (attempt %d)", reason, round(wait, 1), attempt
         )
         await sleep(wait)

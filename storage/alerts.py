@@ -222,7 +222,7 @@ class AlertLedger:
         return _to_alert(document) if document else None
 
     def _incident_fields(self, alert: NewAlert, *, claim: timedelta, now: datetime) -> dict[str, Any]:
-        """The fields of an alert's new incident, claimed for its first post by `alert.claimed_by`."""
+        """Build the fields of an alert's new incident, claimed for its first post by `alert.claimed_by`."""
         return {
             "channel": alert.channel,
             "status": "open",

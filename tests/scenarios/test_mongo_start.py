@@ -29,13 +29,13 @@ def test_serve_retries_then_exits_with_one_line() -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    retries = [line for line in lines if "MongoDB is not answering yet" in line]
+    retries = [line for line in lines if "MongoDB is not responding yet" in line]
     assert retries, result.stderr
     assert "Connect call failed" in retries[0]
     assert "retrying in" in retries[0]
     last = lines[-1]
     assert last.startswith("missioncontrol: MongoDB at MONGODB_URI=mongodb://operator:***@127.0.0.1:")
-    assert "did not answer within 1.5 seconds (" in last
+    assert "did not respond within 1.5 seconds (" in last
     assert "rs.initiate()" in last
     assert "hunter2" not in result.stderr
 
@@ -44,7 +44,7 @@ def test_serve_json_logs_fatal_error_as_json() -> None:
     result = serve_without_mongodb("json")
     assert result.returncode == 1
     records = [json.loads(line) for line in result.stderr.strip().splitlines()]
-    assert any("MongoDB is not answering yet" in record["message"] for record in records)
+    assert any("MongoDB is not responding yet" in record["message"] for record in records)
     assert records[-1]["level"] == "CRITICAL"
     assert "MONGODB_URI=" in records[-1]["message"]
 
