@@ -31,6 +31,7 @@ from bot.alert_policy import (
     AlertState,
     AlertStatus,
     BurstPolicy,
+    Change,
     MessageState,
     Placement,
     alert_of,
@@ -67,7 +68,9 @@ from views.alert_messages import (
     build_resolution_reply,
     ranks_by_severity,
 )
+from views.limits import MAX_UPDATE_TEXT
 from views.messages import SlackMessage, build_event_message, build_task_failure_message
+from views.text import truncate
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +157,11 @@ class AlertMessenger:
         if record is not None and record.message == "posting" and record.claimed_by == item.delivery.id:
             # A retry of the delivery that claimed the first post: post it now.
             return await self._post_claimed(record, item)
+        if _older_than_resolution(record, alert, item.event):
+            # Task failures keep no state of their own, so a failure older than the recovery reaches here; it
+            # must not reopen the alert (state follows occurred_at).
+            logger.info("Alert event older than its resolution changed nothing (delivery %s)", item.delivery.id)
+            return None
         policy = policy_of(item.rule)
         state = state_of(record)
         if record is not None and record.channel != item.rule.channel and alert.kind is not AlertKind.NOTE:
@@ -429,19 +437,27 @@ class AlertMessenger:
 
     @staticmethod
     def _reply_for(record: AlertRecord) -> SlackMessage | None:
-        if record.pending_resolution and record.occurred_resolved is not None:
-            return build_resolution_reply(
-                resolved_at=record.occurred_resolved, first_seen=record.occurred_first, occurrences=record.occurrences
-            )
+        repeats = None
         # A repeated system error only updates its count and last-seen time, without replies.
         if record.pending_repeats > 0 and record.kind != AlertKind.SYSTEM_ERROR.value:
-            return build_repeat_reply(
+            repeats = build_repeat_reply(
                 count=record.pending_repeats,
                 occurrences=record.occurrences,
                 last_seen=record.occurred_last,
                 label=record.label,
             )
-        return None
+        if not (record.pending_resolution and record.occurred_resolved is not None):
+            return repeats
+        resolution = build_resolution_reply(
+            resolved_at=record.occurred_resolved, first_seen=record.occurred_first, occurrences=record.occurrences
+        )
+        if repeats is None:
+            return resolution
+        # Repeats that arrived just before the resolution share its reply, so none goes unmentioned.
+        return SlackMessage(
+            text=truncate(f"{repeats.text}\n{resolution.text}", MAX_UPDATE_TEXT),
+            blocks=[*repeats.blocks, *resolution.blocks],
+        )
 
     async def _reply_note_updates(self, record: AlertRecord) -> None:
         if not record.pending_note_events or record.ts is None:
@@ -536,6 +552,13 @@ class AlertMessenger:
             except Exception:
                 logger.exception("Alert message edits failed; retrying at the next pass")
             await asyncio.sleep(self._flush_seconds)
+
+
+def _older_than_resolution(record: AlertRecord | None, alert: AlertEvent, event: PlatformEvent) -> bool:
+    """Tell whether a detection or failure occurred before the resolution its alert already shows."""
+    if record is None or record.status != "resolved" or record.occurred_resolved is None:
+        return False
+    return alert.change is Change.RAISE and event.occurred_at <= record.occurred_resolved
 
 
 def _rejected_for_content(error: SlackApiError) -> bool:

@@ -548,3 +548,54 @@ async def test_note_made_private_is_redacted(
     assert created["data"]["title"] not in block_text(message)
     assert "Now secret" not in json.dumps([m.blocks for m in emulator.posted_messages()])
     assert emulator.thread_replies("C0NOTES", message.ts) == []
+
+
+async def test_failure_older_than_recovery_changes_nothing(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    failed_at = fake_clock.now()
+    await send(bot, fake_clock, task_failure(1, at=failed_at))
+    fake_clock.advance(minutes=5)
+    recovered = {
+        **load_example("task_recovered.json"),
+        "id": "evt_recovered",
+        "client_id": "cl-bravo",
+        "occurred_at": fake_clock.now().isoformat(),
+        "data": {"task_id": "tsk_0001"},
+    }
+    await send(bot, fake_clock, recovered)
+    await flush(bot)
+    fake_clock.advance(seconds=5)
+
+    # A failure that occurred before the recovery arrives late: the alert stays resolved.
+    late = {**task_failure(1, at=failed_at + timedelta(minutes=1)), "id": "evt_task_late"}
+    await send(bot, fake_clock, late)
+    fake_clock.advance(seconds=5)
+    await flush(bot)
+
+    [message] = emulator.top_level_messages("C0OPS")
+    assert message.text.startswith("Resolved: ")
+    [reply] = emulator.thread_replies("C0OPS", message.ts)
+    assert "Resolved" in reply.text
+
+
+async def test_repeat_just_before_resolution_is_in_its_reply(
+    start_bot: BotFactory, emulator: SlackEmulator, seed_file: Path, fake_clock: FakeClock
+) -> None:
+    bot = await start_bot(single_workspace_env(emulator), seed=seed_file, clock=fake_clock)
+    start = fake_clock.now()
+
+    # Two repeats and the resolution arrive within one pace interval of the first edit.
+    await send(bot, fake_clock, detection(1, observed=90.0, at=start))
+    await send(bot, fake_clock, detection(2, observed=92.0, at=start + timedelta(minutes=1)))
+    await send(bot, fake_clock, detection(3, observed=95.5, at=start + timedelta(minutes=2)))
+    await send(bot, fake_clock, resolution(start + timedelta(minutes=3)))
+    fake_clock.advance(seconds=5)
+    await flush(bot)
+
+    [message] = emulator.top_level_messages("C0ALERTS")
+    replies = [reply.text for reply in emulator.thread_replies("C0ALERTS", message.ts)]
+    assert any("occurrence 2" in text for text in replies)
+    assert "occurrence 3" in replies[-1]
+    assert "Resolved" in replies[-1]
