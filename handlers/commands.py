@@ -171,6 +171,7 @@ async def _status(context: AsyncBoltContext, workspace: Workspace) -> dict[str, 
         last_event_at=last_event_at,
         failing_deliveries=failed + dead,
         pending_deliveries=await storage.deliveries.count_for_team(team_id, DeliveryState.PENDING),
+        held_deliveries=await storage.deliveries.count_for_team(team_id, DeliveryState.HELD),
         now=clock_of(context).now(),
     )
     return build_status_message(model)

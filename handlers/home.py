@@ -75,6 +75,7 @@ async def publish_home(
         last_event_at=await _last_event(context, workspace),
         failing_deliveries=await _failed_count(context, team_id),
         pending_deliveries=await storage.deliveries.count_for_team(team_id, DeliveryState.PENDING),
+        held_deliveries=await storage.deliveries.count_for_team(team_id, DeliveryState.HELD),
         audit=await storage.audit.latest(team_id, limit=10),
         now=now,
         digest_blocks=tuple(await _digest_blocks(client, context, workspace, user_id, permission.can_manage, section)),

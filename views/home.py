@@ -150,6 +150,8 @@ class HomeModel:
     snooze_blocks: tuple[dict[str, Any], ...] = ()
     # Failed and dead deliveries with Retry buttons (`views.failed_deliveries`), after the rules.
     failed_blocks: tuple[dict[str, Any], ...] = ()
+    # Deliveries kept for failing rules, sent once their channel works again.
+    held_deliveries: int = 0
 
 
 def build_home_view(model: HomeModel) -> dict[str, Any]:
@@ -205,6 +207,7 @@ def _connection_blocks(model: HomeModel) -> list[dict[str, Any]]:
             last_event_at=model.last_event_at,
             failing_deliveries=model.failing_deliveries,
             pending_deliveries=model.pending_deliveries,
+            held_deliveries=model.held_deliveries,
             now=model.now,
         )
     )

@@ -105,6 +105,7 @@ NO_EVENTS_YET = "No events received yet"
 FAILING_DELIVERIES_LABEL = "Failing deliveries"
 FAILING_DELIVERIES_WARNING = ":warning: {count}"
 PENDING_DELIVERIES_LABEL = "Pending deliveries"
+PENDING_WITH_HELD = "{pending}, and {held} held until their channel works again"
 
 JUST_NOW = "just now"
 MINUTES_AGO = "{count} min ago"
@@ -342,20 +343,28 @@ def workspace_status_text(workspace: Workspace) -> str:
 
 
 def feed_health_fields(
-    *, last_event_at: datetime | None, failing_deliveries: int, pending_deliveries: int, now: datetime
+    *,
+    last_event_at: datetime | None,
+    failing_deliveries: int,
+    pending_deliveries: int,
+    now: datetime,
+    held_deliveries: int = 0,
 ) -> list[dict[str, Any]]:
     """Build section fields for the event feed: last event received, failing and pending deliveries."""
     if last_event_at is None:
         last_event = NO_EVENTS_YET
     else:
         last_event = LAST_EVENT.format(date=slack_date(last_event_at), age=time_ago(last_event_at, now))
+    pending = str(pending_deliveries)
+    if held_deliveries > 0:
+        pending = PENDING_WITH_HELD.format(pending=pending_deliveries, held=held_deliveries)
     failing = str(failing_deliveries)
     if failing_deliveries > 0:
         failing = FAILING_DELIVERIES_WARNING.format(count=failing_deliveries)
     return [
         field(LAST_EVENT_LABEL, last_event),
         field(FAILING_DELIVERIES_LABEL, failing),
-        field(PENDING_DELIVERIES_LABEL, str(pending_deliveries)),
+        field(PENDING_DELIVERIES_LABEL, pending),
     ]
 
 

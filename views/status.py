@@ -50,6 +50,8 @@ class StatusModel:
     failing_deliveries: int
     pending_deliveries: int
     now: datetime
+    # Deliveries kept for failing rules, sent once their channel works again.
+    held_deliveries: int = 0
 
 
 def build_status_message(model: StatusModel) -> dict[str, Any]:
@@ -68,6 +70,7 @@ def build_status_message(model: StatusModel) -> dict[str, Any]:
             failing_deliveries=model.failing_deliveries,
             pending_deliveries=model.pending_deliveries,
             now=model.now,
+            held_deliveries=model.held_deliveries,
         )
     )
     blocks = [section_block(TITLE), overview, feed, *_failing_blocks(model)]

@@ -148,6 +148,7 @@ def make_status(**changes: Any) -> StatusModel:
         ({"last_event_at": None}, "No events received yet"),
         ({"failing_deliveries": 3}, ":warning: 3"),
         ({}, "*Pending deliveries*\\n2"),
+        ({"held_deliveries": 4}, "*Pending deliveries*\\n2, and 4 held until their channel works again"),
         ({}, "Failing: invite @Mission Control to #ops"),
     ],
     ids=[
@@ -160,6 +161,7 @@ def make_status(**changes: Any) -> StatusModel:
         "no events",
         "failing deliveries",
         "pending",
+        "held",
         "failing rule",
     ],
 )
