@@ -158,8 +158,8 @@ class AlertMessenger:
             # A retry of the delivery that claimed the first post: post it now.
             return await self._post_claimed(record, item)
         if _older_than_resolution(record, alert, item.event):
-            # Task failures keep no state of their own, so a failure older than the recovery reaches here; it
-            # must not reopen the alert (state follows occurred_at).
+            # Task failures keep no state of their own, so a failure older than the recovery reaches here.
+            # State follows occurred_at, so it must not reopen the alert.
             logger.info("Alert event older than its resolution changed nothing (delivery %s)", item.delivery.id)
             return None
         policy = policy_of(item.rule)
@@ -462,7 +462,7 @@ class AlertMessenger:
     async def _reply_note_updates(self, record: AlertRecord) -> None:
         if not record.pending_note_events or record.ts is None:
             return
-        # Updates that arrived faster than the pace are answered with the latest version only.
+        # Updates that arrived faster than the pace get one reply, with the latest version.
         event, client_workspace = await self._load_event(record.pending_note_events[-1], record.team_id)
         if not isinstance(event, NoteCreatedEvent | NoteUpdatedEvent):
             return
@@ -580,7 +580,7 @@ def gathered_item(record: AlertRecord) -> GatheredItem:
 
 
 def resolved_event(event: PlatformEvent, record: AlertRecord) -> PlatformEvent:
-    """The detection as its message shows it once resolved: with the value the resolution reported."""
+    """Return the detection as its resolved message shows it, with the value the resolution reported."""
     if isinstance(event, OutlierDetectedEvent) and record.resolved_value is not None:
         return event.model_copy(update={"data": event.data.model_copy(update={"observed": record.resolved_value})})
     return event

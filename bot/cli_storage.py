@@ -52,7 +52,7 @@ def run_storage_command(command: Coroutine[Any, Any, int], *, settings: Settings
     except StorageUnreachable as error:
         print(f"missioncontrol: {error}", file=sys.stderr)
     except (PyMongoError, StorageUnavailable) as error:
-        # The server answered the first ping and failed later (it stopped, or the user lacks a permission).
+        # The server responded to the first ping and failed later (it stopped, or the user lacks a permission).
         reason = driver_reason(error) if isinstance(error, PyMongoError) else str(error)
         uri = redact_uri(settings.mongodb_uri or "")
         print(f"missioncontrol: MongoDB at MONGODB_URI={uri} failed ({redact_uri(reason)}).", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Wait at start until MongoDB answers, so a server that is still starting does not crash `serve`."""
+"""Wait at start until MongoDB responds, so a server that is still starting does not crash `serve`."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def redact_uri(uri: str) -> str:
 
 
 def replica_set_advice(uri: str, reason: str) -> str:
-    """Return what to check when the server did not answer, with a hint for a replica set not initiated."""
+    """Return what to check when the server did not respond, with a hint for a replica set not initiated."""
     advice = "check MONGODB_URI (host, port, user, password) and that the server runs and accepts connections"
     if "replicaSet=" in uri or "replica set" in reason.lower() or "no primary" in reason.lower():
         advice += (
@@ -48,7 +48,7 @@ async def wait_for_mongodb(
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Ping until the server answers, logging each failed attempt; raise `MongoUnavailable` after `timeout` seconds.
+    """Ping until the server responds, logging each failed attempt; raise `MongoUnavailable` after `timeout` seconds.
 
     At least one attempt is made, even with a timeout of 0, and the last one may end up to one attempt's
     timeout after the deadline.

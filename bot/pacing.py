@@ -146,7 +146,7 @@ class Pacer:
             await self._sleep(wait)
 
     def record_error(self, *, team_id: str, method: str, error: SlackApiError, channel: str) -> None:
-        """Pause the workspace's calls of `method` when Slack answered 429 (or `ratelimited`)."""
+        """Pause the workspace's calls of `method` when Slack returned 429 (or `ratelimited`)."""
         response = error.response
         verdict = classify_slack_error(
             status=response.status_code,
@@ -160,7 +160,7 @@ class Pacer:
             self.record_answer(team_id=team_id, method=method)
 
     def record_answer(self, *, team_id: str, method: str) -> None:
-        """Note that Slack answered a call without a rate limit, which ends a probe after a pause."""
+        """Record that Slack accepted a call without a rate limit, which ends a probe after a pause."""
         self._probe_until.pop((team_id, method), None)
 
     def _bucket(self, team_id: str, channel: str) -> _Bucket:

@@ -99,7 +99,7 @@ class _SkipClientTokenWarning(logging.Filter):
 
     slack_bolt 1.30 `AsyncApp.__init__` falls back to the SLACK_BOT_TOKEN environment variable when no `token`
     is given, and warns when a `client` is given too. The bot passes a client, because only a client carries
-    SLACK_API_URL and the timeout, and that client holds the same token, so the warning is always noise.
+    SLACK_API_URL and the timeout, and that client contains the same token, so the warning is always noise.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -47,7 +47,7 @@ def snooze_covers(snooze: Snooze, rule: Rule, subject: SnoozeSubject | None) -> 
 
 
 async def hold_snoozed(storage: Storage, event: PlatformEvent, rules: list[Rule], *, now: datetime) -> list[Rule]:
-    """Return the rules that still get a delivery; record the event on each snooze that holds it back.
+    """Return the rules that still get a delivery; record the event on each snooze that withholds it.
 
     Recording is idempotent per snooze and event, so routing the same event again counts it once.
     """

@@ -22,7 +22,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from storage.database import Database, utc
+from storage.database import Database, optional_utc, utc
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class AlertRecord:
     dirty: bool
     # Why a note's message no longer shows it: "deleted" or "private".
     gone_reason: str | None
-    # When the platform says things happened (events' `occurred_at`), for display. `first_seen` and `last_seen`
+    # When things happened by the platform's clock (events' `occurred_at`), for display. `first_seen` and `last_seen`
     # are arrival times, which bursts and decisions use, as the rule preview does.
     occurred_first: datetime
     occurred_last: datetime
@@ -516,10 +516,6 @@ class AlertLedger:
         return int(await self._collection.count_documents({"dirty": True}))
 
 
-def _optional_utc(value: datetime | None) -> datetime | None:
-    return utc(value) if value else None
-
-
 def _occurred_fields(alert: NewAlert) -> dict[str, Any]:
     occurred = alert.occurred_at or alert.at
     return {
@@ -547,21 +543,21 @@ def _to_alert(document: dict[str, Any]) -> AlertRecord:
         occurrences=document["occurrences"],
         first_seen=utc(document["first_seen"]),
         last_seen=utc(document["last_seen"]),
-        resolved_at=_optional_utc(document.get("resolved_at")),
+        resolved_at=optional_utc(document.get("resolved_at")),
         event_id=document["event_id"],
         label=document.get("label", ""),
         severity=document.get("severity", 0),
         pending_repeats=document.get("pending_repeats", 0),
         pending_resolution=document.get("pending_resolution", False),
         pending_note_events=tuple(document.get("pending_note_events", [])),
-        claim_until=_optional_utc(document.get("claim_until")),
+        claim_until=optional_utc(document.get("claim_until")),
         claimed_by=document.get("claimed_by"),
         dirty=document.get("dirty", False),
         gone_reason=document.get("gone_reason"),
         # Documents written before occurred times were stored show arrival times.
         occurred_first=utc(document.get("occurred_first") or document["first_seen"]),
         occurred_last=utc(document.get("occurred_last") or document["last_seen"]),
-        occurred_resolved=_optional_utc(document.get("occurred_resolved") or document.get("resolved_at")),
+        occurred_resolved=optional_utc(document.get("occurred_resolved") or document.get("resolved_at")),
         resolved_value=document.get("resolved_value"),
         burst_id=document.get("burst_id"),
     )
@@ -578,12 +574,12 @@ def _to_summary(document: dict[str, Any]) -> SummaryRecord:
         client_label=document.get("client_label", document["group"]),
         ts=document.get("ts"),
         posting=document.get("posting", False),
-        claim_until=_optional_utc(document.get("claim_until")),
+        claim_until=optional_utc(document.get("claim_until")),
         first_at=utc(document["first_at"]),
         last_at=utc(document["last_at"]),
         dirty=document.get("dirty", False),
-        occurred_first=_optional_utc(document.get("occurred_first")),
-        occurred_last=_optional_utc(document.get("occurred_last")),
+        occurred_first=optional_utc(document.get("occurred_first")),
+        occurred_last=optional_utc(document.get("occurred_last")),
         repeats=int(document.get("repeats", 0)),
         agency_id=document.get("agency_id"),
     )

@@ -107,7 +107,7 @@ class Database:
         return True
 
     async def ping_failure(self, *, timeout: float | None = None) -> str | None:
-        """Send `ping` and return None when the server answers, else the driver's one-line reason.
+        """Send `ping` and return None when the server responds, else the driver's one-line reason.
 
         `timeout` (seconds) bounds server selection and the command, in place of the client's own timeout.
         """
@@ -155,3 +155,8 @@ def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def optional_utc(value: datetime | None) -> datetime | None:
+    """Return `value` as an aware UTC datetime, or None when the field is unset."""
+    return None if value is None else utc(value)

@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError
 
-from storage.database import Database, StorageUnavailable, utc
+from storage.database import Database, StorageUnavailable, optional_utc, utc
 from storage.models import Delivery, DeliveryState, Rule
 
 logger = logging.getLogger(__name__)
@@ -245,10 +245,6 @@ class DeliveryRepository:
         return utc(document["next_attempt_at"]) if document else None
 
 
-def _optional_utc(value: datetime | None) -> datetime | None:
-    return utc(value) if value else None
-
-
 def _to_delivery(document: dict[str, Any]) -> Delivery:
     return Delivery(
         id=document["_id"],
@@ -260,9 +256,9 @@ def _to_delivery(document: dict[str, Any]) -> Delivery:
         attempts=document["attempts"],
         next_attempt_at=utc(document["next_attempt_at"]),
         lease_owner=document.get("lease_owner"),
-        lease_until=_optional_utc(document.get("lease_until")),
+        lease_until=optional_utc(document.get("lease_until")),
         ts=document.get("ts"),
         last_error=document.get("last_error"),
         created_at=utc(document["created_at"]),
-        updated_at=_optional_utc(document.get("updated_at")),
+        updated_at=optional_utc(document.get("updated_at")),
     )

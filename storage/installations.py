@@ -23,7 +23,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from storage.crypto import KEY_FORMAT_HELP, InvalidKey, TokenCipher, TokenDecryptionError
-from storage.database import Database, utc
+from storage.database import Database, optional_utc, utc
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class MongoInstallationStore(AsyncInstallationStore):
             bot_user_id=document["bot_user_id"],
             bot_scopes=list(document.get("bot_scopes") or []),
             bot_refresh_token=self._decrypt_field(BOTS, document, "bot_refresh_token"),
-            bot_token_expires_at=_optional_utc(document.get("bot_token_expires_at")),
+            bot_token_expires_at=optional_utc(document.get("bot_token_expires_at")),
             is_enterprise_install=bool(document.get("is_enterprise_install")),
             installed_at=utc(document["installed_at"]),
             custom_values=dict(document.get("custom_values") or {}),
@@ -240,12 +240,12 @@ class MongoInstallationStore(AsyncInstallationStore):
             bot_user_id=document.get("bot_user_id"),
             bot_scopes=list(document.get("bot_scopes") or []),
             bot_refresh_token=secret("bot_refresh_token"),
-            bot_token_expires_at=_optional_utc(document.get("bot_token_expires_at")),
+            bot_token_expires_at=optional_utc(document.get("bot_token_expires_at")),
             user_id=document["user_id"],
             user_token=secret("user_token"),
             user_scopes=list(document.get("user_scopes") or []),
             user_refresh_token=secret("user_refresh_token"),
-            user_token_expires_at=_optional_utc(document.get("user_token_expires_at")),
+            user_token_expires_at=optional_utc(document.get("user_token_expires_at")),
             incoming_webhook_url=secret("incoming_webhook_url"),
             incoming_webhook_channel=document.get("incoming_webhook_channel"),
             incoming_webhook_channel_id=document.get("incoming_webhook_channel_id"),
@@ -324,10 +324,6 @@ def _copy_bot_fields(bot: Bot, installation: Installation) -> None:
 
 def _from_unix(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
-
-
-def _optional_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else utc(value)
 
 
 def _utc_now() -> datetime:

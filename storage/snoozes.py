@@ -17,7 +17,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 
-from storage.database import Database, utc
+from storage.database import Database, optional_utc, utc
 from storage.events_schema import (
     OutlierDetectedEvent,
     SystemErrorEvent,
@@ -46,7 +46,7 @@ class SnoozeState(str, Enum):
 
 @dataclass(frozen=True)
 class SnoozeSubject:
-    """What an alert is about: `kind` is "outlier" (key: metric), "task" (key: task id) or "error" (key: service).
+    """The subject of an alert: `kind` is "outlier" (key: metric), "task" (key: task id) or "error" (key: service).
 
     `client_id` is None for a platform-wide system error.
     """
@@ -301,10 +301,6 @@ def _worst(held: list[dict[str, Any]]) -> HeldEvent | None:
     return worst
 
 
-def _optional_utc(value: datetime | None) -> datetime | None:
-    return utc(value) if value else None
-
-
 def _to_snooze(document: dict[str, Any]) -> Snooze:
     subject = document.get("subject")
     resolves = document.get("resolves")
@@ -317,7 +313,7 @@ def _to_snooze(document: dict[str, Any]) -> Snooze:
         subject=SnoozeSubject(**subject) if subject else None,
         created_by=document["created_by"],
         created_at=utc(document["created_at"]),
-        until=_optional_utc(document.get("until")),
+        until=optional_utc(document.get("until")),
         resolves=AlertRef(**resolves) if resolves else None,
         duration_label=document["duration_label"],
         source_channel=document["source_channel"],
@@ -325,7 +321,7 @@ def _to_snooze(document: dict[str, Any]) -> Snooze:
         held_count=int(document.get("held_count", 0)),
         worst=_worst(document.get("held") or []),
         state=SnoozeState(document["state"]),
-        ended_at=_optional_utc(document.get("ended_at")),
+        ended_at=optional_utc(document.get("ended_at")),
         ended_by=document.get("ended_by"),
         end_reason=document.get("end_reason"),
     )
